@@ -1,0 +1,26 @@
+"""qtrain: fine-tune LLMs while a quantum-guided optimizer re-chooses hyperparameters.
+
+Heavy pieces (torch, transformers, the agent) load lazily so ``import qtrain`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qtrain.config import RunConfig, load_config
+from qtrain.errors import QtrainError
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from qtrain.agent import QuantumTrainingAgent
+
+__all__ = ["QtrainError", "QuantumTrainingAgent", "RunConfig", "__version__", "load_config"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "QuantumTrainingAgent":
+        from qtrain.agent import QuantumTrainingAgent
+
+        return QuantumTrainingAgent
+    raise AttributeError(f"module 'qtrain' has no attribute {name!r}")

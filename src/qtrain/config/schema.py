@@ -1,0 +1,225 @@
+"""The one run configuration schema (pydantic v2).
+
+The same :class:`RunConfig` feeds YAML files, ``key.sub=value`` CLI overrides,
+pipeline parameters and tests. Unknown keys are rejected everywhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+METRIC_DIRECTIONS: dict[str, Literal["min", "max"]] = {
+    "eval_loss": "min",
+    "perplexity": "min",
+    "exact_match": "max",
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LoraConfig(_Section):
+    """LoRA adapter shape (run-scoped: fixed once a run has started)."""
+
+    r: int = Field(16, ge=1, le=1024)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"],
+        min_length=1,
+    )
+
+
+class ModelConfig(_Section):
+    """Which base model to fine-tune and how to load it."""
+
+    name: str = Field(
+        "builtin:tiny-phi4",
+        description="Hub id (unsloth/phi-4, microsoft/phi-4), a local folder, "
+        "or builtin:tiny-phi4 (shipped with qtrain).",
+    )
+    revision: str | None = None
+    quantization: Literal["none", "4bit", "8bit"] = "none"
+    training_mode: Literal["lora", "qlora", "full"] = "lora"
+    backend: Literal["auto", "unsloth", "hf"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    trust_remote_code: bool = False
+
+    @model_validator(mode="after")
+    def _qlora_is_4bit(self) -> ModelConfig:
+        if self.training_mode == "qlora" and self.quantization == "none":
+            object.__setattr__(self, "quantization", "4bit")
+        if self.training_mode == "full" and self.quantization != "none":
+            raise ValueError("training_mode 'full' cannot train a quantized model: "
+                             "set model.quantization: none or use lora/qlora")
+        return self
+
+
+class TrainingConfig(_Section):
+    """Hyperparameters of one trial (the proposer may override the cycle-scoped ones)."""
+
+    learning_rate: float = Field(1e-2, gt=0.0, lt=1.0)
+    batch_size: int = Field(16, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    steps_per_cycle: int = Field(100, ge=1)
+    trials_per_cycle: int = Field(1, ge=1, le=64)
+    max_length: int = Field(64, ge=8)
+    weight_decay: float = Field(0.0, ge=0.0, lt=1.0)
+    warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0)
+    lr_scheduler: Literal["constant", "linear", "cosine", "constant_with_warmup"] = "constant"
+    optimizer: Literal["adamw_torch", "adamw_8bit", "sgd"] = "adamw_torch"
+    max_grad_norm: float = Field(1.0, gt=0.0)
+    seed: int = 0
+    logging_steps: int = Field(10, ge=1)
+
+
+class DataConfig(_Section):
+    """Where the training data comes from and how it is validated and split."""
+
+    path: str = Field("builtin:reverse", description="JSONL, CSV, Parquet file, a "
+                      "datasets.save_to_disk folder, or builtin:reverse")
+    format: Literal["auto", "messages", "prompt_completion"] = "auto"
+    bad_rows: Literal["fail", "skip"] = "fail"
+    eval_size: int | float = Field(
+        128, description="Held-out rows: a count (int) or a fraction in (0, 1)"
+    )
+    max_rows: int | None = Field(None, ge=1)
+    split_seed: int = 0
+    system_prompt: str | None = None
+
+    @field_validator("eval_size")
+    @classmethod
+    def _eval_size_range(cls, value: int | float) -> int | float:
+        if isinstance(value, float) and not 0.0 < value < 1.0:
+            raise ValueError("a fractional eval_size must be in (0, 1)")
+        if isinstance(value, int) and value < 1:
+            raise ValueError("eval_size must be at least 1 row")
+        return value
+
+
+class EvaluationConfig(_Section):
+    """How trials are evaluated and the incumbent selected."""
+
+    metric: str = Field("exact_match", description="Task metric on greedy generations")
+    selection_metric: Literal["eval_loss", "perplexity", "exact_match"] = "eval_loss"
+    generation_size: int | None = Field(
+        None, ge=1, description="Held-out prompts to generate for (default: all eval rows)"
+    )
+    max_new_tokens: int = Field(32, ge=1)
+    batch_size: int = Field(64, ge=1)
+    num_samples_saved: int = Field(8, ge=0)
+
+
+class ParameterSpec(_Section):
+    """One searchable hyperparameter: discrete levels, a default, and a scope."""
+
+    values: list[Any] = Field(min_length=1)
+    default: Any = None
+    scope: Literal["cycle", "run"] = "cycle"
+
+    @model_validator(mode="after")
+    def _default_is_a_level(self) -> ParameterSpec:
+        if self.default is None:
+            object.__setattr__(self, "default", self.values[0])
+        elif self.default not in self.values:
+            raise ValueError(f"default {self.default!r} is not one of values {self.values!r}")
+        return self
+
+
+class QuantumConfig(_Section):
+    """How the next hyperparameters are proposed."""
+
+    solver_type: Literal["fixed"] = Field(
+        "fixed", description="Proposer: fixed (the configured hyperparameters)"
+    )
+    optimization_frequency: int = Field(1, ge=1)
+    qubo_size_limit: int = Field(256, ge=2)
+    seed: int = 0
+
+
+class EarlyStoppingConfig(_Section):
+    """When the cycle loop ends."""
+
+    patience: int = Field(2, ge=1)
+    min_delta: float = Field(0.0, ge=0.0)
+    max_cycles: int = Field(3, ge=1, le=100)
+    target: float | None = Field(
+        None, description="Stop once the selection metric reaches this value"
+    )
+
+
+class StorageConfig(_Section):
+    """Where checkpoints live and how many are kept."""
+
+    kind: Literal["local"] = "local"
+    keep_last: int = Field(2, ge=0, description="Trial checkpoints kept besides incumbent/best")
+
+
+class RuntimeConfig(_Section):
+    """Process-level settings."""
+
+    output_dir: str = "runs"
+    run_id: str | None = None
+    threads: int = Field(1, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    export_merged: bool = True
+
+
+class RunConfig(_Section):
+    """Everything a qtrain run needs; one schema for YAML, CLI, pipelines and tests."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    search_space: dict[str, ParameterSpec] = Field(default_factory=dict)
+    quantum: QuantumConfig = Field(default_factory=QuantumConfig)
+    early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+
+    @field_validator("search_space")
+    @classmethod
+    def _known_parameters(cls, space: dict[str, ParameterSpec]) -> dict[str, ParameterSpec]:
+        import difflib
+
+        for name, spec in space.items():
+            if name not in TUNABLE_PARAMETERS:
+                close = difflib.get_close_matches(name, TUNABLE_PARAMETERS, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ValueError(f"'{name}' is not a tunable parameter{hint}; "
+                                 f"choose from {', '.join(TUNABLE_PARAMETERS)}")
+            if TUNABLE_PARAMETERS[name] == "run" and spec.scope == "cycle":
+                raise ValueError(f"'{name}' changes the adapter's shape: its scope must be 'run'")
+        return space
+
+    @property
+    def selection_direction(self) -> Literal["min", "max"]:
+        """Whether a lower or a higher selection metric is better."""
+        return METRIC_DIRECTIONS[self.evaluation.selection_metric]
+
+    def output_path(self) -> Path:
+        """The folder under which run directories are created."""
+        return Path(self.runtime.output_dir)
+
+
+#: Hyperparameters a search space may tune, as dotted config paths, with their natural scope:
+#: ``cycle`` may change between cycles of one run, ``run`` is fixed once chosen.
+TUNABLE_PARAMETERS: dict[str, Literal["cycle", "run"]] = {
+    "training.learning_rate": "cycle",
+    "training.weight_decay": "cycle",
+    "training.warmup_ratio": "cycle",
+    "training.lr_scheduler": "cycle",
+    "training.batch_size": "cycle",
+    "training.gradient_accumulation_steps": "cycle",
+    "training.max_grad_norm": "cycle",
+    "model.lora.r": "run",
+    "model.lora.alpha": "run",
+    "model.lora.dropout": "run",
+    "model.lora.target_modules": "run",
+}
