@@ -30,7 +30,9 @@ def default_config_path() -> Path:
     ):
         if candidate.is_file():
             return candidate
-    raise ConfigError(f"the default config {DEFAULT_CONFIG_NAME} is not installed: pass a CONFIG path")
+    raise ConfigError(
+        f"the default config {DEFAULT_CONFIG_NAME} is not installed: pass a CONFIG path"
+    )
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
@@ -52,7 +54,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise ConfigError(
+            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

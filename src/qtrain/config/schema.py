@@ -55,8 +55,10 @@ class ModelConfig(_Section):
         if self.training_mode == "qlora" and self.quantization == "none":
             object.__setattr__(self, "quantization", "4bit")
         if self.training_mode == "full" and self.quantization != "none":
-            raise ValueError("training_mode 'full' cannot train a quantized model: "
-                             "set model.quantization: none or use lora/qlora")
+            raise ValueError(
+                "training_mode 'full' cannot train a quantized model: "
+                "set model.quantization: none or use lora/qlora"
+            )
         return self
 
 
@@ -81,8 +83,10 @@ class TrainingConfig(_Section):
 class DataConfig(_Section):
     """Where the training data comes from and how it is validated and split."""
 
-    path: str = Field("builtin:reverse", description="JSONL, CSV, Parquet file, a "
-                      "datasets.save_to_disk folder, or builtin:reverse")
+    path: str = Field(
+        "builtin:reverse",
+        description="JSONL, CSV, Parquet file, a datasets.save_to_disk folder, or builtin:reverse",
+    )
     format: Literal["auto", "messages", "prompt_completion"] = "auto"
     bad_rows: Literal["fail", "skip"] = "fail"
     eval_size: int | float = Field(
@@ -192,8 +196,10 @@ class RunConfig(_Section):
             if name not in TUNABLE_PARAMETERS:
                 close = difflib.get_close_matches(name, TUNABLE_PARAMETERS, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise ValueError(f"'{name}' is not a tunable parameter{hint}; "
-                                 f"choose from {', '.join(TUNABLE_PARAMETERS)}")
+                raise ValueError(
+                    f"'{name}' is not a tunable parameter{hint}; "
+                    f"choose from {', '.join(TUNABLE_PARAMETERS)}"
+                )
             if TUNABLE_PARAMETERS[name] == "run" and spec.scope == "cycle":
                 raise ValueError(f"'{name}' changes the adapter's shape: its scope must be 'run'")
         return space

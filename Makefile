@@ -1,0 +1,41 @@
+# qtrain developer entry points. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch is pinned to the CPU build first so nothing later can pull a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+EXTRAS ?= dev
+
+.PHONY: setup demo test test-fast lint format assets clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
+
+demo: setup
+	$(BIN)/qtrain run
+
+test: setup
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint:
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
+
+format:
+	$(BIN)/ruff format src tests scripts benchmarks
+	$(BIN)/ruff check --fix src tests scripts benchmarks
+
+assets: setup
+	$(BIN)/python scripts/build_assets.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist

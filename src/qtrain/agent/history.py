@@ -1,0 +1,61 @@
+"""The record of every finished trial, persisted as ``history.jsonl``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class TrialRecord:
+    """One trial: where it started, what it tried, what it measured, where its checkpoint is."""
+
+    cycle: int
+    trial: int
+    params: dict[str, Any]
+    start_checkpoint: str | None
+    checkpoint: str | None
+    steps: int
+    metrics: dict[str, float]
+    train: dict[str, float] = field(default_factory=dict)
+    proposal: dict[str, Any] = field(default_factory=dict)
+    status: str = "completed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return asdict(self)
+
+
+class History:
+    """All trials of a run in order, appended to a JSONL file as they finish."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.records: list[TrialRecord] = []
+
+    def add(self, record: TrialRecord) -> None:
+        """Append a record (and persist it when the history has a file)."""
+        self.records.append(record)
+        if self.path is not None:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record.to_dict()) + "\n")
+
+    def cycle(self, cycle: int) -> list[TrialRecord]:
+        """The trials of one cycle."""
+        return [r for r in self.records if r.cycle == cycle]
+
+    def completed(self) -> list[TrialRecord]:
+        """Trials that finished and were evaluated."""
+        return [r for r in self.records if r.status == "completed"]
+
+    @classmethod
+    def load(cls, path: Path) -> History:
+        """Read a persisted history (new records keep appending to the same file)."""
+        history = cls(path)
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    history.records.append(TrialRecord(**json.loads(line)))
+        return history

@@ -1,0 +1,263 @@
+"""The cycle loop: propose -> train k trials -> evaluate -> select -> early-stop?"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from qtrain.agent.early_stopping import EarlyStopping, StopDecision
+from qtrain.agent.history import History, TrialRecord
+from qtrain.agent.report import build_report, render_markdown
+from qtrain.agent.selection import IncumbentSelector
+from qtrain.config.schema import RunConfig
+from qtrain.events import EventLog, Listener
+from qtrain.hpo.proposer import Proposal, Proposer
+from qtrain.rundir import RunDirectory, create_run_directory, write_json_atomic
+
+
+@dataclass
+class CycleResult:
+    """What one cycle produced."""
+
+    cycle: int
+    trials: list[TrialRecord]
+    incumbent: TrialRecord | None
+    decision: StopDecision
+    proposals: list[Proposal] = field(default_factory=list)
+
+
+class QuantumTrainingAgent:
+    """Runs the quantum-guided fine-tuning loop for one :class:`RunConfig`.
+
+    ``initialize_training()`` loads data and model and creates the run directory;
+    ``train_step()`` runs one cycle; ``run()`` loops until early stopping and exports.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        proposer: Proposer | None = None,
+        listeners: tuple[Listener, ...] = (),
+    ) -> None:
+        self.config = config
+        self._proposer = proposer
+        self._listeners = listeners
+        self.cycle = 0
+        self.history = History()
+        self.selector = IncumbentSelector(
+            config.evaluation.selection_metric, config.selection_direction
+        )
+        self.early_stopping = EarlyStopping(
+            patience=config.early_stopping.patience,
+            min_delta=config.early_stopping.min_delta,
+            max_cycles=config.early_stopping.max_cycles,
+            target=config.early_stopping.target,
+            direction=config.selection_direction,
+        )
+        self.incumbent: TrialRecord | None = None
+        self.stopped_because: str | None = None
+        self.run_dir: RunDirectory | None = None
+        self._last_proposals: list[Proposal] = []
+        self._started = 0.0
+
+    # -- setup ---------------------------------------------------------------------------
+    def initialize_training(self) -> RunDirectory:
+        """Create the run directory, prepare the data, load the model; idempotent."""
+        if self.run_dir is not None:
+            return self.run_dir
+        from qtrain.checkpoints import LocalCheckpointStore, RetentionPolicy
+        from qtrain.data import prepare_dataset, save_prepared
+        from qtrain.hpo import make_proposer
+        from qtrain.training.session import ModelSession
+
+        self._started = time.perf_counter()
+        self.run_dir = create_run_directory(self.config)
+        self.events = EventLog(self.run_dir.events_file)
+        for listener in self._listeners:
+            self.events.subscribe(listener)
+        self.history = History(self.run_dir.history_file)
+        self.events.emit("run_start", run_id=self.run_dir.run_id, run_dir=self.run_dir.root)
+        self.session = ModelSession(self.config)
+        self.events.emit(
+            "model_loaded",
+            model=self.config.model.name,
+            backend=self.session.backend.name,
+            device=self.session.device,
+        )
+        self.data = prepare_dataset(
+            self.config.data, self.session.tokenizer, self.config.training.max_length
+        )
+        save_prepared(self.data, self.run_dir.data_dir)
+        self.events.emit("data_ready", report=self.data.report)
+        self.store = LocalCheckpointStore(self.run_dir.checkpoints)
+        self.retention = RetentionPolicy(keep_last=self.config.storage.keep_last)
+        self.proposer = self._proposer or make_proposer(self.config)
+        return self.run_dir
+
+    # -- the seed's verbs ----------------------------------------------------------------
+    def quantum_optimize(self, history: list[TrialRecord]) -> list[Proposal]:
+        """Ask the proposer for this cycle's k hyperparameter sets.
+
+        Every ``quantum.optimization_frequency`` cycles the proposer is asked again; in
+        between, the previous cycle's proposals are reused.
+        """
+        k = self.config.training.trials_per_cycle
+        frequency = self.config.quantum.optimization_frequency
+        if self._last_proposals and (self.cycle - 1) % frequency != 0:
+            return [
+                Proposal(p.params, {**p.metadata, "reused": True}) for p in self._last_proposals
+            ]
+        start = time.perf_counter()
+        proposals = self.proposer.propose(k, history, self.cycle)
+        elapsed = time.perf_counter() - start
+        for p in proposals:
+            p.metadata.setdefault("propose_seconds", round(elapsed, 4))
+        self._last_proposals = proposals
+        return proposals
+
+    def train_step(self) -> CycleResult:
+        """Run one cycle: propose, train k trials from the incumbent, select, check stopping."""
+        from qtrain.agent.progress import EventCallback
+        from qtrain.training.trial import TrialSpec, run_trial
+
+        self.initialize_training()
+        self.cycle += 1
+        start_checkpoint = self.incumbent.checkpoint if self.incumbent else None
+        self.events.emit("cycle_start", cycle=self.cycle, incumbent=start_checkpoint)
+        proposals = self.quantum_optimize(self.history.completed())
+        self.events.emit(
+            "proposals",
+            cycle=self.cycle,
+            proposals=[{"params": p.params, "metadata": p.metadata} for p in proposals],
+        )
+        steps = self.config.training.steps_per_cycle
+        trials: list[TrialRecord] = []
+        for index, proposal in enumerate(proposals):
+            spec = TrialSpec(self.cycle, index, proposal.params, steps, start_checkpoint)
+            self.events.emit(
+                "trial_start",
+                cycle=self.cycle,
+                trial=index,
+                params=proposal.params,
+                steps=steps,
+                start_checkpoint=start_checkpoint,
+            )
+            callback = EventCallback(self.events, self.cycle, index, steps)
+            record = run_trial(
+                spec,
+                self.session,
+                self.data.train,
+                self.data.eval,
+                self.config,
+                self.store,
+                [callback],
+                proposal.metadata,
+            )
+            self.history.add(record)
+            trials.append(record)
+            self.events.emit(
+                "trial_end",
+                cycle=self.cycle,
+                trial=index,
+                checkpoint=record.checkpoint,
+                metrics=record.metrics,
+                train=record.train,
+            )
+        cycle_best = self.selector.best(trials)
+        assert cycle_best is not None
+        if self.selector.better(cycle_best, self.incumbent):
+            self.incumbent = cycle_best
+            self.store.set_pointer("incumbent", cycle_best.checkpoint)
+            self.store.set_pointer("best", cycle_best.checkpoint)
+        self.events.emit(
+            "selection",
+            cycle=self.cycle,
+            cycle_best=cycle_best.checkpoint,
+            incumbent=self.incumbent.checkpoint if self.incumbent else None,
+            metric=self.selector.metric,
+            value=self.incumbent.metrics[self.selector.metric] if self.incumbent else None,
+        )
+        decision = self.early_stopping.update(cycle_best.metrics[self.selector.metric])
+        deleted = self.retention.apply(self.store)
+        if deleted:
+            self.events.emit("retention", deleted=deleted)
+        self.events.emit("cycle_end", cycle=self.cycle, stop=decision.stop, reason=decision.reason)
+        return CycleResult(self.cycle, trials, self.incumbent, decision, proposals)
+
+    def evaluate(self, checkpoint: str | None = None) -> dict[str, float]:
+        """Re-evaluate a committed checkpoint (default: the incumbent) on the held-out rows."""
+        from qtrain.evaluation import evaluate_model
+
+        self.initialize_training()
+        name = checkpoint or (self.incumbent.checkpoint if self.incumbent else None)
+        if name is None:
+            raise RuntimeError("nothing to evaluate yet: run a cycle first")
+        path = self.store.materialize(name)
+        with self.session.trainable(self.config.model.lora, 0, path) as model:
+            result = evaluate_model(
+                model, self.session.tokenizer, self.data.eval, self.config.evaluation
+            )
+        self.events.emit("evaluate", checkpoint=name, metrics=result.metrics)
+        return result.metrics
+
+    def run(self) -> dict[str, Any]:
+        """Cycle until early stopping fires, export the best checkpoint, write the reports."""
+        run_dir = self.initialize_training()
+        status = "failed"
+        try:
+            while True:
+                result = self.train_step()
+                if result.decision.stop:
+                    self.stopped_because = result.decision.reason
+                    break
+            exports = self._export()
+            status = "completed"
+        except KeyboardInterrupt:
+            status, self.stopped_because = "interrupted", "interrupted by the user"
+            raise
+        except Exception as exc:
+            self.stopped_because = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            report = self._write_report(status, locals().get("exports", {}))
+            self.events.emit(
+                "run_end", status=status, stopped_because=self.stopped_because, run_dir=run_dir.root
+            )
+            self.events.close()
+        return report
+
+    # -- helpers -------------------------------------------------------------------------
+    def _export(self) -> dict[str, str]:
+        from qtrain.export import export_checkpoint
+
+        if self.incumbent is None or self.incumbent.checkpoint is None:
+            return {}
+        assert self.run_dir is not None
+        path = self.store.materialize(self.incumbent.checkpoint)
+        exports = export_checkpoint(
+            path, self.run_dir.export_dir, self.session, merged=self.config.runtime.export_merged
+        )
+        self.events.emit("export", checkpoint=self.incumbent.checkpoint, paths=exports)
+        return exports
+
+    def _write_report(self, status: str, exports: dict[str, str]) -> dict[str, Any]:
+        assert self.run_dir is not None
+        report = build_report(
+            run_id=self.run_dir.run_id,
+            status=status,
+            stopped_because=self.stopped_because,
+            history=self.history,
+            best=self.incumbent,
+            wall_seconds=time.perf_counter() - self._started,
+            selection_metric=self.selector.metric,
+            extra={
+                "run_dir": str(self.run_dir.root),
+                "proposer": getattr(getattr(self, "proposer", None), "name", None),
+                "exports": exports,
+                "data": getattr(getattr(self, "data", None), "report", None),
+            },
+        )
+        write_json_atomic(self.run_dir.report_json, report)
+        self.run_dir.report_md.write_text(render_markdown(report), encoding="utf-8")
+        return report

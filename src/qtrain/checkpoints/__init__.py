@@ -1,0 +1,37 @@
+"""Checkpoint stores: atomic, verified, immutable checkpoints with named pointers.
+
+``LocalCheckpointStore`` is the file-system implementation of :class:`CheckpointStore`;
+``RetentionPolicy`` prunes old trial checkpoints; ``load_state_dict`` reads weights
+without ever unpickling. Nothing here imports torch until a state dict is loaded.
+"""
+
+from __future__ import annotations
+
+from qtrain.checkpoints.local import LocalCheckpointStore
+from qtrain.checkpoints.manifest import (
+    MANIFEST_NAME,
+    FileEntry,
+    Manifest,
+    build_manifest,
+    read_manifest,
+    verify_manifest,
+)
+from qtrain.checkpoints.retention import RetentionPolicy
+from qtrain.checkpoints.safe_load import load_state_dict
+from qtrain.checkpoints.store import POINTERS, CheckpointInfo, CheckpointStore, check_name
+
+__all__ = [
+    "MANIFEST_NAME",
+    "POINTERS",
+    "CheckpointInfo",
+    "CheckpointStore",
+    "FileEntry",
+    "LocalCheckpointStore",
+    "Manifest",
+    "RetentionPolicy",
+    "build_manifest",
+    "check_name",
+    "load_state_dict",
+    "read_manifest",
+    "verify_manifest",
+]

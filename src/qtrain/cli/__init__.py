@@ -1,0 +1,1 @@
+"""The qtrain command line (typer + rich)."""

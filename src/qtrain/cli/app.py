@@ -1,0 +1,126 @@
+"""The ``qtrain`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from qtrain.config import load_config
+from qtrain.errors import QtrainError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Fine-tune LLMs while a quantum-guided optimizer picks hyperparameters.",
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def _split_config_and_overrides(args: list[str]) -> tuple[str | None, list[str]]:
+    if args and "=" not in args[0]:
+        return args[0], args[1:]
+    return None, args
+
+
+@app.command()
+def run(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="[CONFIG] [key=value ...]; CONFIG defaults to configs/tiny.yaml"),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress")] = False,
+) -> None:
+    """Run the fine-tuning loop in this process (the embedded default: tiny phi-4 on CPU)."""
+    from qtrain.agent import QuantumTrainingAgent
+    from qtrain.cli.progress import RunProgress, summary_table
+
+    config_path, overrides = _split_config_and_overrides(args or [])
+    config = load_config(config_path, overrides)
+    progress = RunProgress(
+        console, config.early_stopping.max_cycles, config.training.trials_per_cycle
+    )
+    agent = QuantumTrainingAgent(config, listeners=() if quiet else (progress,))
+    if quiet:
+        report = agent.run()
+    else:
+        with progress:
+            report = agent.run()
+    out.print(summary_table(report))
+    best = report["best"]
+    if best:
+        out.print(
+            f"best: cycle {best['cycle']} trial {best['trial']} — "
+            + ", ".join(
+                f"{k} {v:.4g}" for k, v in best["metrics"].items() if not k.endswith("_rows")
+            )
+        )
+    out.print(
+        f"stopped: {report['stopped_because']}; {report['total_train_steps']} training "
+        f"steps in {report['wall_seconds']:.1f} s"
+    )
+    out.print(f"run directory: {report['run_dir']}", soft_wrap=True)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the run configuration."""
+    from qtrain.config.schema import RunConfig
+
+    out.print_json(json.dumps(RunConfig.model_json_schema()))
+
+
+@app.command()
+def evaluate(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint folder (with trial.json)")],
+    data: Annotated[
+        str | None, typer.Option(help="Data to evaluate on (default: the run's)")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write metrics JSON")
+    ] = None,
+) -> None:
+    """Evaluate a checkpoint standalone: eval loss, perplexity, task metric, samples."""
+    from qtrain.evaluate_checkpoint import evaluate_checkpoint
+
+    result = evaluate_checkpoint(checkpoint, data)
+    for key, value in result.metrics.items():
+        out.print(f"{key}: {value:.4g}")
+    for sample in result.samples[:3]:
+        out.print(f"  {sample['reference']!r} <- {sample['prediction']!r}")
+    if output is not None:
+        output.write_text(
+            json.dumps({"metrics": result.metrics, "samples": result.samples}, indent=2) + "\n",
+            encoding="utf-8",
+        )
+        out.print(f"metrics written to {output}")
+
+
+def main() -> None:
+    """Console entry point: user errors print one line and exit non-zero."""
+    try:
+        app(standalone_mode=False)
+    except QtrainError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("interrupted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Live progress for ``qtrain run``: cycle, trial and step bars fed by run events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+class RunProgress:
+    """A rich display that listens to the agent's events."""
+
+    def __init__(self, console: Console, max_cycles: int, trials_per_cycle: int) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.cycles = self.progress.add_task("cycles", total=max_cycles, info="")
+        self.trials = self.progress.add_task("trials", total=trials_per_cycle, info="")
+        self.steps = self.progress.add_task("steps", total=1, info="")
+
+    def __enter__(self) -> RunProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        """Update the bars from one event."""
+        kind = event["type"]
+        if kind == "cycle_start":
+            self.progress.reset(self.trials, info=f"from {event['incumbent'] or 'base model'}")
+            self.progress.update(self.cycles, info=f"cycle {event['cycle']}")
+        elif kind == "trial_start":
+            params = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in event["params"].items())
+            self.progress.reset(self.steps, total=event["steps"], info=params)
+        elif kind == "step":
+            self.progress.update(
+                self.steps, completed=event["step"], info=f"loss {event['loss']:.4f}"
+            )
+        elif kind == "trial_end":
+            m = event["metrics"]
+            self.progress.update(self.steps, completed=self.progress.tasks[self.steps].total)
+            self.progress.advance(self.trials)
+            self.console.log(
+                f"cycle {event['cycle']} trial {event['trial']}: "
+                + ", ".join(f"{k} {v:.4g}" for k, v in m.items() if not k.endswith("_rows"))
+            )
+        elif kind == "cycle_end":
+            self.progress.advance(self.cycles)
+            if event["stop"]:
+                self.console.log(f"stopping: {event['reason']}")
+
+
+def summary_table(report: dict[str, Any]) -> Table:
+    """The final table: one row per trial, the selected one marked."""
+    table = Table(title=f"qtrain run {report['run_id']} — {report['status']}")
+    for col in ("cycle", "trial", "params", "steps", "eval_loss", "exact_match", ""):
+        table.add_column(col)
+    best = report.get("best") or {}
+    for cycle in report["cycles"]:
+        for t in cycle["trials"]:
+            m = t["metrics"]
+            mark = "★ best" if t["checkpoint"] == best.get("checkpoint") else ""
+            table.add_row(
+                str(cycle["cycle"]),
+                str(t["trial"]),
+                ", ".join(f"{k.split('.')[-1]}={v}" for k, v in t["params"].items()),
+                str(t["steps"]),
+                f"{m.get('eval_loss', float('nan')):.4f}",
+                f"{m.get('exact_match', float('nan')):.3f}",
+                mark,
+            )
+    return table

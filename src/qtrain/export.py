@@ -1,0 +1,80 @@
+"""Final export of the selected checkpoint: the LoRA adapter and a merged 16-bit model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
+
+
+def export_checkpoint(
+    checkpoint_dir: Path, export_dir: Path, session: Any, merged: bool = True
+) -> dict[str, str]:
+    """Write ``export/adapter`` and (optionally) ``export/merged``; returns what was written.
+
+    Each folder is written aside and renamed into place, so an export that is present is
+    complete. The merged model is saved in bfloat16 safetensors (float16 on GPUs without bf16).
+    """
+    export_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, str] = {}
+    if session.full_finetune:
+        written["model"] = str(
+            _publish(export_dir / "model", lambda d: _copy_all(checkpoint_dir, d))
+        )
+        return written
+    written["adapter"] = str(
+        _publish(export_dir / "adapter", lambda d: _copy_adapter(checkpoint_dir, d, session))
+    )
+    if merged:
+        written["merged"] = str(
+            _publish(export_dir / "merged", lambda d: _save_merged(checkpoint_dir, d, session))
+        )
+    return written
+
+
+def _publish(target: Path, write: Any) -> Path:
+    staging = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    write(staging)
+    if target.exists():
+        shutil.rmtree(target)
+    os.rename(staging, target)
+    return target
+
+
+def _copy_adapter(checkpoint_dir: Path, out: Path, session: Any) -> None:
+    for name in _ADAPTER_FILES:
+        shutil.copy2(checkpoint_dir / name, out / name)
+    session.tokenizer.save_pretrained(str(out))
+
+
+def _copy_all(checkpoint_dir: Path, out: Path) -> None:
+    for item in checkpoint_dir.iterdir():
+        if item.is_file() and item.name != "manifest.json":
+            shutil.copy2(item, out / item.name)
+
+
+def _save_merged(checkpoint_dir: Path, out: Path, session: Any) -> None:
+    dtype = (
+        torch.float16
+        if session.device == "cuda" and not torch.cuda.is_bf16_supported()
+        else torch.bfloat16
+    )
+    lora = session.config.model.lora
+    with session.trainable(lora, 0, checkpoint_dir) as peft_model:
+        merged = copy_merged(peft_model)
+    merged.to(dtype).save_pretrained(str(out), safe_serialization=True)
+    session.tokenizer.save_pretrained(str(out))
+
+
+def copy_merged(peft_model: Any) -> Any:
+    """A merged copy of a PEFT model, leaving the session's base model untouched."""
+    import copy
+
+    return copy.deepcopy(peft_model).merge_and_unload()

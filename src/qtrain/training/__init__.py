@@ -1,0 +1,1 @@
+"""Training trials: the model session, hyperparameter application and TRL SFT runs."""
