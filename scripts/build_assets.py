@@ -4,9 +4,10 @@ Writes, deterministically (fixed seeds, one torch thread):
 
 * ``src/qtrain/assets/tiny-phi4/``: a ~0.6M-parameter ``Phi3ForCausalLM`` with phi-4's
   architecture family, special-token layout and chat format, plus a byte-level tokenizer
-  (every byte is one token, no merges). It is briefly pretrained on small string/number chat
-  tasks (copy, sort, add, ...) with the loss on the assistant turn only. String *reversal* is
-  deliberately left out: it is the held-out skill a LoRA adapter must learn on top.
+  (every byte is one token, no merges). It is briefly pretrained (~1.5 min on one CPU thread) on
+  two string chat tasks, copy and sort, with the loss on the assistant turn only. String
+  *reversal* is deliberately left out: it is the held-out skill a LoRA adapter must learn on
+  top (see ``scripts/check_lora_learns.py``).
 * ``src/qtrain/assets/data/reverse.jsonl``: the reversal task in chat form, one
   ``{"messages": [...]}`` object per line.
 
@@ -39,7 +40,7 @@ SEED = 1234
 DATA_SEED = 4321
 LETTERS = string.ascii_lowercase
 
-# --- phi-4 chat format -------------------------------------------------------------------------
+# --- phi-4 chat format ---------------------------------------------------------------------------
 
 ENDOFTEXT = "<|endoftext|>"
 IM_START = "<|im_start|>"
@@ -169,12 +170,13 @@ def build_config(tokenizer: PreTrainedTokenizerFast) -> Phi3Config:
     )
 
 
-# --- pretraining tasks (reversal is held out) ------------------------------------------------------
+# --- pretraining tasks (reversal is held out) ----------------------------------------------------
 
 Task = Callable[[random.Random], tuple[str, str]]
 
 
 def _word(rng: random.Random, lo: int = 1, hi: int = 10) -> str:
+    """A random lowercase string of ``lo``..``hi`` letters (repeats allowed)."""
     return "".join(rng.choice(LETTERS) for _ in range(rng.randint(lo, hi)))
 
 
@@ -190,71 +192,13 @@ def task_sort(rng: random.Random) -> tuple[str, str]:
     return f"sort: {w}", "".join(sorted(w))
 
 
-def task_add(rng: random.Random) -> tuple[str, str]:
-    """``add: 12+34`` -> ``46``."""
-    a, b = rng.randint(0, 99), rng.randint(0, 99)
-    return f"add: {a}+{b}", str(a + b)
+#: Pretraining mix. Copy builds induction-style lookup, sort builds content-based search; both
+#: are what a LoRA adapter re-wires into reversal. (Adding arithmetic or more string tasks made
+#: the 2-layer model learn every task worse within the CPU budget, and hurt the LoRA check.)
+TASKS: dict[str, Task] = {"copy": task_copy, "sort": task_sort}
 
 
-def task_upper(rng: random.Random) -> tuple[str, str]:
-    """``upper: abc`` -> ``ABC``."""
-    w = _word(rng)
-    return f"upper: {w}", w.upper()
-
-
-def task_first(rng: random.Random) -> tuple[str, str]:
-    """``first: abc`` -> ``a``."""
-    w = _word(rng)
-    return f"first: {w}", w[0]
-
-
-def task_last(rng: random.Random) -> tuple[str, str]:
-    """``last: abc`` -> ``c``."""
-    w = _word(rng)
-    return f"last: {w}", w[-1]
-
-
-def task_length(rng: random.Random) -> tuple[str, str]:
-    """``length: abcd`` -> ``4``."""
-    w = _word(rng)
-    return f"length: {w}", str(len(w))
-
-
-def task_before(rng: random.Random) -> tuple[str, str]:
-    """``before: abcde c`` -> ``b`` (the letter left of the first ``c``)."""
-    w = "".join(rng.sample(LETTERS, rng.randint(2, 10)))
-    i = rng.randint(1, len(w) - 1)
-    return f"before: {w} {w[i]}", w[i - 1]
-
-
-def task_after(rng: random.Random) -> tuple[str, str]:
-    """``after: abcde c`` -> ``d`` (the letter right of the first ``c``)."""
-    w = "".join(rng.sample(LETTERS, rng.randint(2, 10)))
-    i = rng.randint(0, len(w) - 2)
-    return f"after: {w} {w[i]}", w[i + 1]
-
-
-def task_double(rng: random.Random) -> tuple[str, str]:
-    """``double: abc`` -> ``aabbcc``."""
-    w = _word(rng, 1, 6)
-    return f"double: {w}", "".join(c + c for c in w)
-
-
-TASKS: dict[str, Task] = {
-    "copy": task_copy,
-    "sort": task_sort,
-    "add": task_add,
-    "upper": task_upper,
-    "first": task_first,
-    "last": task_last,
-    "length": task_length,
-    "before": task_before,
-    "after": task_after,
-    "double": task_double,
-}
-
-
-# --- encoding + pretraining ------------------------------------------------------------------------
+# --- encoding + pretraining ----------------------------------------------------------------------
 
 
 def encode_chat(
@@ -292,10 +236,9 @@ def pretrain(
     model: Phi3ForCausalLM,
     tokenizer: PreTrainedTokenizerFast,
     steps: int,
-    batch_size: int = 64,
+    batch_size: int = 32,
     lr: float = 3e-3,
     warmup: int = 50,
-    tasks: list[Task] | None = None,
 ) -> None:
     """Plain AdamW loop with linear warmup and cosine decay; loss on assistant tokens only."""
     rng = random.Random(SEED)
@@ -310,7 +253,7 @@ def pretrain(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     model.train()
     start = time.perf_counter()
-    data = batches(tokenizer, rng, batch_size, tasks or list(TASKS.values()))
+    data = batches(tokenizer, rng, batch_size, list(TASKS.values()))
     for step in range(steps):
         input_ids, labels, attention = next(data)
         loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
@@ -325,7 +268,21 @@ def pretrain(
     model.eval()
 
 
-# --- evaluation helpers ------------------------------------------------------------------------------
+# --- held-out task -------------------------------------------------------------------------------
+
+
+def task_reverse(rng: random.Random) -> tuple[str, str]:
+    """``reverse: abc`` -> ``cba`` (never used in pretraining)."""
+    w = reverse_word(rng)
+    return f"reverse: {w}", w[::-1]
+
+
+def reverse_word(rng: random.Random) -> str:
+    """A reversal-task string: 3-8 lowercase letters."""
+    return "".join(rng.choice(LETTERS) for _ in range(rng.randint(3, 8)))
+
+
+# --- evaluation helpers --------------------------------------------------------------------------
 
 
 @torch.no_grad()
@@ -334,10 +291,10 @@ def greedy_answer(
 ) -> list[str]:
     """Greedy replies to single-turn user prompts (left-padded batch, stops at ``<|im_end|>``)."""
     chats = [[{"role": "user", "content": p}] for p in prompts]
-    texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats]
-    tokenizer.padding_side = "left"
-    enc = tokenizer(texts, return_tensors="pt", padding=True)
-    tokenizer.padding_side = "right"
+    texts = [
+        tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats
+    ]
+    enc = tokenizer(texts, return_tensors="pt", padding=True, padding_side="left")
     out = model.generate(
         **enc,
         max_new_tokens=16,
@@ -359,18 +316,7 @@ def report_task_accuracy(model: Phi3ForCausalLM, tokenizer: PreTrainedTokenizerF
         print(f"  {name:18s} EM {em:.2f}")
 
 
-def task_reverse(rng: random.Random) -> tuple[str, str]:
-    """``reverse: abc`` -> ``cba`` (never used in pretraining)."""
-    w = reverse_word(rng)
-    return f"reverse: {w}", w[::-1]
-
-
-def reverse_word(rng: random.Random) -> str:
-    """A reversal-task string: 3-8 lowercase letters."""
-    return "".join(rng.choice(LETTERS) for _ in range(rng.randint(3, 8)))
-
-
-# --- outputs --------------------------------------------------------------------------------------
+# --- outputs -------------------------------------------------------------------------------------
 
 
 def write_reverse_dataset(path: Path, rows: int = 2000) -> None:
@@ -403,7 +349,8 @@ def check_assets(model_dir: Path) -> None:
     assert tok.eos_token == IM_END and tok.pad_token == PAD and tok.pad_token_id != tok.eos_token_id
     chat = [{"role": "user", "content": "copy: abc"}, {"role": "assistant", "content": "abc"}]
     text = tok.apply_chat_template(chat, tokenize=False)
-    assert text == "<|im_start|>user<|im_sep|>copy: abc<|im_end|><|im_start|>assistant<|im_sep|>abc<|im_end|>"
+    expected = f"{IM_START}user{IM_SEP}copy: abc{IM_END}{IM_START}assistant{IM_SEP}abc{IM_END}"
+    assert text == expected, text
     enc = tok.apply_chat_template(chat, return_dict=True, return_assistant_tokens_mask=True)
     ids, labels = encode_chat(tok, "copy: abc", "abc")
     assert list(enc["input_ids"]) == ids
@@ -421,6 +368,10 @@ def save_model(model: Phi3ForCausalLM, tokenizer: PreTrainedTokenizerFast, out: 
         max_new_tokens=32,
     )
     model.save_pretrained(out, safe_serialization=True)
+    # Batch calls with padding=True leave padding enabled on the backend, and it would be
+    # serialized into tokenizer.json; save a clean, deterministic tokenizer.json instead.
+    tokenizer.backend_tokenizer.no_padding()
+    tokenizer.backend_tokenizer.no_truncation()
     tokenizer.save_pretrained(out)
 
 
@@ -430,10 +381,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out-model", type=Path, default=DEFAULT_MODEL_DIR)
     parser.add_argument("--out-data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--pretrain-steps", type=int, default=600)
-    parser.add_argument("--pretrain-lr", type=float, default=3e-3)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    parser.add_argument("--eval", action="store_true", help="print per-task accuracy after training")
+    parser.add_argument(
+        "--eval", action="store_true", help="print greedy per-task accuracy after pretraining"
+    )
     return parser.parse_args()
 
 
@@ -449,14 +399,7 @@ def main() -> None:
     model = Phi3ForCausalLM(build_config(tokenizer))
     n_params = sum(p.numel() for p in model.parameters())
     print(f"vocab {len(tokenizer)}  params {n_params:,}")
-    pretrain(
-        model,
-        tokenizer,
-        steps=args.pretrain_steps,
-        batch_size=args.batch_size,
-        lr=args.pretrain_lr,
-        tasks=[TASKS[name] for name in args.tasks],
-    )
+    pretrain(model, tokenizer, steps=args.pretrain_steps)
     if args.eval:
         report_task_accuracy(model, tokenizer)
     save_model(model, tokenizer, args.out_model)

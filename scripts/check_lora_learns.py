@@ -73,7 +73,6 @@ def exact_match(
 ) -> float:
     """Greedy-decode each user prompt and compare with the reference assistant reply."""
     model.eval()
-    tokenizer.padding_side = "left"
     hits = 0
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
@@ -81,7 +80,7 @@ def exact_match(
             tokenizer.apply_chat_template(m[:1], tokenize=False, add_generation_prompt=True)
             for m in chunk
         ]
-        enc = tokenizer(prompts, return_tensors="pt", padding=True)
+        enc = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left")
         out = model.generate(
             **enc,
             max_new_tokens=max_new_tokens,
@@ -93,7 +92,6 @@ def exact_match(
             out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True
         )
         hits += sum(r == m[1]["content"] for r, m in zip(replies, chunk, strict=True))
-    tokenizer.padding_side = "right"
     return hits / len(rows)
 
 
@@ -183,8 +181,9 @@ def main() -> int:
             f"total {time.perf_counter() - start:.1f}s)",
             flush=True,
         )
-    ok = results[lrs[0]] >= args.min_em
-    print(f"{'PASS' if ok else 'FAIL'}: EM {results[lrs[0]]:.3f} at lr {lrs[0]:g} (need {args.min_em})")
+    em = results[lrs[0]]
+    ok = em >= args.min_em
+    print(f"{'PASS' if ok else 'FAIL'}: EM {em:.3f} at lr {lrs[0]:g} (need >= {args.min_em})")
     return 0 if ok else 1
 
 

@@ -26,3 +26,25 @@ def _one_torch_thread() -> None:
 def repo_root() -> Path:
     """The repository root (for shipped configs and assets)."""
     return REPO_ROOT
+
+
+@pytest.fixture
+def tiny_overrides(tmp_path: Path) -> list[str]:
+    """Overrides that make the tiny config quick: few steps, few eval rows, a temp output dir."""
+    return [
+        f"runtime.output_dir={tmp_path / 'runs'}",
+        "training.steps_per_cycle=8",
+        "training.logging_steps=4",
+        "data.eval_size=16",
+        "data.max_rows=400",
+        "evaluation.num_samples_saved=2",
+        "early_stopping.max_cycles=2",
+    ]
+
+
+@pytest.fixture
+def tiny_config(tiny_overrides: list[str]):  # noqa: ANN201
+    """The shipped tiny config with :func:`tiny_overrides` applied."""
+    from qtrain.config import load_config
+
+    return load_config(None, tiny_overrides)

@@ -22,7 +22,7 @@ DEFAULT_CONFIG_NAME = "tiny.yaml"
 
 
 def default_config_path() -> Path:
-    """The embedded default config: ``configs/tiny.yaml`` of a source checkout, else the packaged copy."""
+    """The embedded default: ``configs/tiny.yaml`` of a source checkout, else the packaged copy."""
     package_dir = Path(__file__).resolve().parents[1]
     for candidate in (
         package_dir.parents[1] / "configs" / DEFAULT_CONFIG_NAME,

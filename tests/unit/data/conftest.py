@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
+from qtrain.assets_path import BUILTIN_MODELS
+
 
 @pytest.fixture(scope="session")
 def tokenizer() -> Any:
     """The tokenizer of the shipped tiny model (byte-level BPE with phi-4's chat tokens)."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained("/tmp/qtok/tiny", local_files_only=True)  # TEMP
+    return AutoTokenizer.from_pretrained(BUILTIN_MODELS["tiny-phi4"], local_files_only=True)

@@ -1,0 +1,247 @@
+"""Ask/tell bookkeeping shared by every optimizer, and the random and TPE baselines.
+
+Every optimizer minimises, proposes distinct configurations, never repeats a told one
+while untried configurations remain, and can :meth:`~AskTellOptimizer.fix` parameters
+(run-scoped ones after cycle 1). Proposals are a pure function of the seed, the told
+history (in order), the fixed values and the asked-but-not-told configurations, so an
+optimizer rebuilt from a saved history proposes what the live one would have.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from qtrain.errors import MissingExtraError
+from qtrain.hpo.proposer import Proposal
+from qtrain.hpo.space import SearchSpace
+
+Key = tuple[int, ...]
+#: Spaces up to this size are enumerated when looking for untried configurations.
+ENUMERATION_LIMIT = 20_000
+
+
+class AskTellOptimizer:
+    """Base class: history, fixed parameters, distinctness and the exhausted-space fill."""
+
+    name = "base"
+
+    def __init__(self, space: SearchSpace, seed: int = 0) -> None:
+        if not isinstance(space, SearchSpace):
+            raise TypeError(f"space must be a SearchSpace, got {type(space).__name__}")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise TypeError(f"seed must be an int, got {seed!r}")
+        self.space = space
+        self.seed = seed
+        self._fixed: dict[str, Any] = {}
+        self._active = space
+        self._told: list[tuple[Key, float]] = []
+        self._pending: dict[Key, None] = {}
+
+    # -- public surface -----------------------------------------------------------------
+    def ask(self, n: int = 1) -> list[dict[str, Any]]:
+        """``n`` distinct configurations to evaluate next."""
+        return [p.params for p in self.ask_proposals(n)]
+
+    def ask_proposals(self, n: int = 1) -> list[Proposal]:
+        """Like :meth:`ask`, with metadata saying how each configuration was produced."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n must be a positive int, got {n!r}")
+        keys, metadata = self._propose(n)
+        proposals = []
+        for key, meta in zip(keys, metadata, strict=True):
+            self._pending[key] = None
+            meta = {"proposer": self.name, **meta, "repeat": key in self._told_keys()}
+            proposals.append(Proposal(params=self.space.from_key(key), metadata=meta))
+        return proposals
+
+    def tell(self, params: Mapping[str, Any], value: float) -> None:
+        """Record that ``params`` scored ``value`` (lower is better; NaN/inf count as worst)."""
+        key = self.space.key(params)
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise TypeError(f"value must be a number, got {value!r}")
+        self._told.append((key, float(value)))
+        self._pending.pop(key, None)
+
+    def fix(self, params: Mapping[str, Any]) -> None:
+        """Keep the given parameters at these values in every later proposal."""
+        self.space.restrict(params)  # validates names and levels
+        self._fixed.update(
+            {name: self.space[name].values[self.space[name].index(v)] for name, v in params.items()}
+        )
+        self._active = self.space.restrict(self._fixed)
+
+    @property
+    def fixed(self) -> dict[str, Any]:
+        """The parameters fixed so far."""
+        return dict(self._fixed)
+
+    @property
+    def best(self) -> tuple[dict[str, Any], float]:
+        """The told configuration with the lowest finite value, and that value."""
+        finite = [(v, i) for i, (_, v) in enumerate(self._told) if math.isfinite(v)]
+        if not finite:
+            raise ValueError("no finite value has been told yet")
+        value, i = min(finite)
+        return self.space.from_key(self._told[i][0]), value
+
+    @property
+    def history(self) -> list[tuple[dict[str, Any], float]]:
+        """Every told ``(params, value)`` in order."""
+        return [(self.space.from_key(k), v) for k, v in self._told]
+
+    # -- for subclasses -----------------------------------------------------------------
+    def _propose(self, n: int) -> tuple[list[Key], list[dict[str, Any]]]:
+        raise NotImplementedError
+
+    def _rng(self, salt: int = 0) -> np.random.Generator:
+        """A generator determined by the seed and the state of the history."""
+        return np.random.default_rng([self.seed, salt, len(self._told), len(self._pending)])
+
+    def _told_keys(self) -> set[Key]:
+        return {k for k, _ in self._told}
+
+    def _values(self) -> np.ndarray:
+        """Told values with NaN/inf replaced by a value worse than any finite one."""
+        values = np.array([v for _, v in self._told], dtype=float)
+        finite = values[np.isfinite(values)]
+        worst = finite.max() + max(float(np.ptp(finite)), 1.0) if finite.size else 1.0
+        return np.where(np.isfinite(values), values, worst)
+
+    def _to_full(self, active_key: Key) -> Key:
+        return self.space.key(self._active.from_key(active_key))
+
+    def _candidates(self, rng: np.random.Generator, limit: int = 2000) -> Iterator[Key]:
+        """Untried (not told, not pending) keys of the active space: all or a random sample."""
+        avoid = self._told_keys() | set(self._pending)
+        if self._active.size <= ENUMERATION_LIMIT:
+            keys = [k for k in map(self._to_full, self._active.keys()) if k not in avoid]
+            yield from (keys[i] for i in rng.permutation(len(keys)))
+            return
+        seen: set[Key] = set()
+        for _ in range(20 * limit):
+            key = self._to_full(tuple(int(rng.integers(len(p))) for p in self._active))
+            if key not in avoid and key not in seen:
+                seen.add(key)
+                yield key
+                if len(seen) >= limit:
+                    return
+
+    def _fill(self, n: int, chosen: list[Key], ranked: list[Key]) -> list[Key]:
+        """Top ``chosen`` up to ``n``: ``ranked`` keys, other untried ones, pending, repeats.
+
+        Repeats (told configurations, best first) come only once the active space has no
+        untried configuration left; with fewer configurations than ``n`` they cycle.
+        """
+        out = list(chosen)
+        told = [
+            k
+            for _, k in sorted(
+                zip(self._values(), self._told_keys_in_order(), strict=True), key=lambda t: t[0]
+            )
+        ]
+        sources = (ranked, self._candidates(self._rng(2)), list(self._pending), told)
+        for source in sources:
+            for key in source:
+                if len(out) >= n:
+                    return out
+                if key not in out and self._in_active(key):
+                    out.append(key)
+        distinct = len(out)
+        while len(out) < n:
+            out.append(out[len(out) % distinct])
+        return out
+
+    def _told_keys_in_order(self) -> list[Key]:
+        return [k for k, _ in self._told]
+
+    def _in_active(self, key: Key) -> bool:
+        return all(
+            p.values[i] == self._fixed[p.name] if p.name in self._fixed else True
+            for p, i in zip(self.space, key, strict=True)
+        )
+
+
+class RandomSearch(AskTellOptimizer):
+    """Uniformly random untried configurations."""
+
+    name = "random"
+
+    def _propose(self, n: int) -> tuple[list[Key], list[dict[str, Any]]]:
+        rng = self._rng()
+        chosen = []
+        for key in self._candidates(rng):
+            chosen.append(key)
+            if len(chosen) == n:
+                break
+        keys = self._fill(n, chosen, [])
+        return keys, [{"source": "random" if i < len(chosen) else "fill"} for i in range(n)]
+
+
+class TPESearch(AskTellOptimizer):
+    """Optuna's TPE (one categorical distribution per parameter) through ask/tell.
+
+    A fresh study is built from the history at each ask, so proposals depend only on the
+    seed and the history; within one ask, the constant liar spreads a batch out.
+    """
+
+    name = "tpe"
+
+    def __init__(self, space: SearchSpace, seed: int = 0, n_startup_trials: int = 10) -> None:
+        super().__init__(space, seed)
+        if n_startup_trials < 0:
+            raise ValueError(f"n_startup_trials must be >= 0, got {n_startup_trials}")
+        self.n_startup_trials = n_startup_trials
+        self._optuna = _import_optuna()
+
+    def _propose(self, n: int) -> tuple[list[Key], list[dict[str, Any]]]:
+        optuna = self._optuna
+        dists = {
+            p.name: optuna.distributions.CategoricalDistribution(tuple(range(len(p))))
+            for p in self.space
+        }
+        seed = int(self._rng().integers(2**31))
+        sampler = optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=self.n_startup_trials, constant_liar=True
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            study = optuna.create_study(direction="minimize", sampler=sampler)
+            for (key, _), value in zip(self._told, self._values(), strict=True):
+                study.add_trial(
+                    optuna.trial.create_trial(
+                        params=dict(zip(self.space.names, key, strict=True)),
+                        distributions=dists,
+                        value=float(value),
+                    )
+                )
+            free = {name: d for name, d in dists.items() if name not in self._fixed}
+            avoid = self._told_keys() | set(self._pending)
+            chosen: list[Key] = []
+            for _ in range(20 * n + 20):
+                if len(chosen) == n or not free:
+                    break
+                trial = study.ask(free)
+                levels = tuple(trial.params.get(p.name, 0) for p in self.space)
+                params = {**self.space.from_key(levels), **self._fixed}
+                key = self.space.key(params)
+                if key not in avoid and key not in chosen:
+                    chosen.append(key)
+        ranked = [k for k in self._candidates(self._rng(1)) if k not in chosen]
+        keys = self._fill(n, chosen, ranked)
+        return keys, [{"source": "tpe" if i < len(chosen) else "fill"} for i in range(n)]
+
+
+def _import_optuna() -> Any:
+    try:
+        import optuna
+    except ImportError:
+        raise MissingExtraError("optuna", "tpe", "the optuna-tpe proposer") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    return optuna
