@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 EXTRAS ?= dev
 
-.PHONY: setup demo test test-fast lint format assets clean
+.PHONY: setup setup-unsloth-cpu demo test test-fast lint format assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,10 +16,17 @@ setup: $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
 
+# unsloth's CPU mode (>= 2026.10.9) without its GPU-only dependencies (xformers, triton,
+# bitsandbytes, torchvision), which would pull CUDA builds; GPU machines use `pip install
+# 'qtrain[unsloth]'` (images/train) instead.
+setup-unsloth-cpu: setup
+	$(BIN)/pip install -q --no-deps "unsloth==2026.10.9" "unsloth_zoo==2026.10.9"
+	$(BIN)/pip install -q protobuf sentencepiece
+
 demo: setup
 	$(BIN)/qtrain run
 
-test: setup
+test: setup setup-unsloth-cpu
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/python -m pytest -q
 

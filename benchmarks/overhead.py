@@ -38,22 +38,37 @@ def plain_trl(steps: int, rows: list[dict[str, Any]], config: Any) -> float:
     model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=torch.float32)
     torch.manual_seed(config.training.seed)
     lora = config.model.lora
-    model = get_peft_model(model, LoraConfig(r=lora.r, lora_alpha=lora.alpha,
-                                             lora_dropout=lora.dropout,
-                                             target_modules=list(lora.target_modules),
-                                             task_type="CAUSAL_LM"))
-    dataset = Dataset.from_list([{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]}
-                                 for r in rows])
-    args = SFTConfig(output_dir=tempfile.mkdtemp(), max_steps=steps,
-                     per_device_train_batch_size=config.training.batch_size,
-                     learning_rate=config.training.learning_rate, lr_scheduler_type="constant",
-                     seed=config.training.seed, data_seed=config.training.seed,
-                     logging_steps=config.training.logging_steps, save_strategy="no",
-                     report_to="none", disable_tqdm=True, use_cpu=True, bf16=False,
-                     max_length=config.training.max_length,
-                     include_num_input_tokens_seen="non_padding")
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset,
-                         processing_class=tokenizer)
+    model = get_peft_model(
+        model,
+        LoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=list(lora.target_modules),
+            task_type="CAUSAL_LM",
+        ),
+    )
+    dataset = Dataset.from_list(
+        [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in rows]
+    )
+    args = SFTConfig(
+        output_dir=tempfile.mkdtemp(),
+        max_steps=steps,
+        per_device_train_batch_size=config.training.batch_size,
+        learning_rate=config.training.learning_rate,
+        lr_scheduler_type="constant",
+        seed=config.training.seed,
+        data_seed=config.training.seed,
+        logging_steps=config.training.logging_steps,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=True,
+        bf16=False,
+        max_length=config.training.max_length,
+        include_num_input_tokens_seen="non_padding",
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
     start = time.perf_counter()
     trainer.train()
     return trainer.state.num_input_tokens_seen / (time.perf_counter() - start)
@@ -70,8 +85,9 @@ def qtrain_trial(steps: int, config: Any) -> tuple[float, float]:
     data = prepare_dataset(config.data, session.tokenizer, config.training.max_length)
     store = LocalCheckpointStore(Path(tempfile.mkdtemp()))
     start = time.perf_counter()
-    record = run_trial(TrialSpec(1, 0, {}, steps, None), session, data.train, data.eval,
-                       config, store)
+    record = run_trial(
+        TrialSpec(1, 0, {}, steps, None), session, data.train, data.eval, config, store
+    )
     whole = time.perf_counter() - start
     return record.train["tokens_per_second"], record.train["tokens"] / whole
 
@@ -119,10 +135,14 @@ def main() -> None:
     print(f"{'side':<40}{'tokens/s (median)':>20}")
     print(f"{'plain TRL SFTTrainer':<40}{result['plain_trl_tokens_per_s']:>20}")
     print(f"{'qtrain trial (training)':<40}{result['qtrain_train_tokens_per_s']:>20}")
-    print(f"{'qtrain trial (incl. eval + commit)':<40}"
-          f"{result['qtrain_trial_tokens_per_s_incl_eval_and_commit']:>20}")
-    print(f"ratio (training): {result['ratio_train']}   ratio (whole trial): "
-          f"{result['ratio_whole_trial']}")
+    print(
+        f"{'qtrain trial (incl. eval + commit)':<40}"
+        f"{result['qtrain_trial_tokens_per_s_incl_eval_and_commit']:>20}"
+    )
+    print(
+        f"ratio (training): {result['ratio_train']}   ratio (whole trial): "
+        f"{result['ratio_whole_trial']}"
+    )
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -43,7 +43,7 @@ def tiny_overrides(tmp_path: Path) -> list[str]:
 
 
 @pytest.fixture
-def tiny_config(tiny_overrides: list[str]):  # noqa: ANN201
+def tiny_config(tiny_overrides: list[str]):
     """The shipped tiny config with :func:`tiny_overrides` applied."""
     from qtrain.config import load_config
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qtrain.agent.early_stopping import EarlyStopping, StopDecision
-from qtrain.agent.history import History, TrialRecord
+from qtrain.history import History, TrialRecord
 from qtrain.agent.report import build_report, render_markdown
 from qtrain.agent.selection import IncumbentSelector
 from qtrain.config.schema import RunConfig

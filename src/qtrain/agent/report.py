@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qtrain.agent.history import History, TrialRecord
+from qtrain.history import History, TrialRecord
 
 
 def build_report(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from qtrain.agent.history import TrialRecord
+from qtrain.history import TrialRecord
 
 
 class IncumbentSelector:

@@ -120,7 +120,7 @@ class AskTellOptimizer:
         """Untried (not told, not pending) keys of the active space: all or a random sample."""
         avoid = self._told_keys() | set(self._pending)
         if self._active.size <= ENUMERATION_LIMIT:
-            keys = [k for k in map(self._to_full, self._active.keys()) if k not in avoid]
+            keys = [k for k in map(self._to_full, self._active.iter_keys()) if k not in avoid]
             yield from (keys[i] for i in rng.permutation(len(keys)))
             return
         seen: set[Key] = set()

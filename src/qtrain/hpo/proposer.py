@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from qtrain.agent.history import TrialRecord
 from qtrain.config.schema import RunConfig
+from qtrain.history import TrialRecord
 
 
 @dataclass

@@ -188,7 +188,7 @@ class SearchSpace:
         """The configuration with the given level indices."""
         return {p.name: p.values[i] for p, i in zip(self.parameters, key, strict=True)}
 
-    def keys(self) -> Iterator[tuple[int, ...]]:
+    def iter_keys(self) -> Iterator[tuple[int, ...]]:
         """Every configuration's key, in lexicographic order (mind :attr:`size`)."""
         return product(*(range(len(p)) for p in self.parameters))
 

@@ -38,9 +38,9 @@ def basis_energies(bqm: dimod.BinaryQuadraticModel, order: Sequence) -> np.ndarr
     for k in range(n):
         if h[k]:
             energies += 2.0 * h[k] * bits[k]
-    for k, l, coupling in zip(rows, cols, couplings, strict=True):
+    for k, m, coupling in zip(rows, cols, couplings, strict=True):
         if coupling:
-            energies -= 2.0 * coupling * np.bitwise_xor(bits[k], bits[l])
+            energies -= 2.0 * coupling * np.bitwise_xor(bits[k], bits[m])
     return energies
 
 

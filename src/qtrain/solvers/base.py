@@ -56,9 +56,7 @@ class QtrainSampler(dimod.Sampler):
         owner = f"solver {self.name!r}"
         reject_unknown(owner, parameters, self.parameters)
         if "num_reads" in parameters:
-            check_num_reads(
-                owner, parameters["num_reads"], allow_none=self.num_reads_may_be_none
-            )
+            check_num_reads(owner, parameters["num_reads"], allow_none=self.num_reads_may_be_none)
         check_seed(owner, parameters.get("seed"))
         self.check_size(bqm)
         return self._sample(bqm, **parameters)

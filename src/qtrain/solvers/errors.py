@@ -1,4 +1,4 @@
-"""Solver error types: every one is a :class:`~qtrain.errors.QtrainError` with a one-line message."""
+"""Solver error types, each a :class:`~qtrain.errors.QtrainError` with a one-line message."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qtrain.agent.history import TrialRecord
+from qtrain.history import TrialRecord
 from qtrain.config.schema import RunConfig
 from qtrain.evaluation import evaluate_model
 from qtrain.training.params import apply_params

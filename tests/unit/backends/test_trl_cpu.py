@@ -1,7 +1,10 @@
 import torch
 
-from qtrain.backends.trl_cpu import _DeviceDispatchingLogProb, ensure_trl_cpu_loss
-from qtrain.backends.trl_cpu import token_logprob_outputs
+from qtrain.backends.trl_cpu import (
+    _DeviceDispatchingLogProb,
+    ensure_trl_cpu_loss,
+    token_logprob_outputs,
+)
 
 
 def test_log_probs_and_gradients_match_cross_entropy() -> None:
@@ -10,7 +13,8 @@ def test_log_probs_and_gradients_match_cross_entropy() -> None:
     weight = torch.randn(50, 16, requires_grad=True)
     targets = torch.randint(0, 50, (7,))
     log_probs, entropy, _, _, top1 = token_logprob_outputs(
-        hidden, weight, None, targets, 1.0, 128, None, 1.0, ("entropy", "is_top1"))
+        hidden, weight, None, targets, 1.0, 128, None, 1.0, ("entropy", "is_top1")
+    )
     expected = -torch.nn.functional.cross_entropy(hidden @ weight.T, targets, reduction="none")
     torch.testing.assert_close(log_probs, expected)
     (-log_probs.sum()).backward()

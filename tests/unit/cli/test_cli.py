@@ -9,8 +9,13 @@ import pytest
 
 
 def qtrain(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "qtrain.cli.app", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "qtrain.cli.app", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
 
 
 def test_schema_prints_json_schema() -> None:
@@ -41,8 +46,9 @@ def test_bad_data_rows_fail_with_row_numbers(tmp_path: Path) -> None:
 
 
 def test_qlora_on_cpu_is_a_clear_error(tmp_path: Path) -> None:
-    result = qtrain("run", "model.training_mode=qlora", "runtime.device=cpu",
-                    f"runtime.output_dir={tmp_path}")
+    result = qtrain(
+        "run", "model.training_mode=qlora", "runtime.device=cpu", f"runtime.output_dir={tmp_path}"
+    )
     assert result.returncode == 2 and "needs a CUDA GPU" in result.stderr
 
 

@@ -10,7 +10,7 @@ from qtrain.hpo.space import SearchSpace
 def test_roundtrip_every_configuration(mixed_space: SearchSpace, scheme: str) -> None:
     enc = Encoding(mixed_space, scheme)
     seen = set()
-    for key in mixed_space.keys():
+    for key in mixed_space.iter_keys():
         params = mixed_space.from_key(key)
         bits = enc.encode(params)
         assert set(bits) == set(enc.variables) and enc.is_feasible(bits)
@@ -64,7 +64,7 @@ def test_constraint_ground_states_are_the_feasible_set(scheme: str) -> None:
         for s, e in samples.data(["sample", "energy"])
         if abs(e) < 1e-9
     }
-    feasible = {tuple(enc.encode_vector(space.from_key(k)).tolist()) for k in space.keys()}
+    feasible = {tuple(enc.encode_vector(space.from_key(k)).tolist()) for k in space.iter_keys()}
     assert ground == feasible
     assert samples.first.energy == pytest.approx(0.0)
     excited = [e for e in samples.data_vectors["energy"] if e > 1e-9]

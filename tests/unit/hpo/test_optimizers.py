@@ -27,7 +27,11 @@ def make(request: pytest.FixtureRequest, solver: Any) -> Factory:
             return QuboOptimizer(space, solver=solver, seed=seed, num_reads=16)
         if request.param == "qubo-bocs":
             return QuboOptimizer(
-                space, solver=solver, seed=seed, num_reads=16, surrogate="bocs",
+                space,
+                solver=solver,
+                seed=seed,
+                num_reads=16,
+                surrogate="bocs",
                 surrogate_options={"n_burn": 100},
             )
         cls = RandomSearch if request.param == "random" else TPESearch
@@ -115,9 +119,7 @@ class TestInterface:
         with pytest.raises(ConfigError, match="not one of"):
             opt.fix({"a": 7})
 
-    def test_tell_best_history_and_validation(
-        self, make: Factory, toy_space: SearchSpace
-    ) -> None:
+    def test_tell_best_history_and_validation(self, make: Factory, toy_space: SearchSpace) -> None:
         opt = make(toy_space)
         with pytest.raises(ValueError, match="no finite value"):
             _ = opt.best
@@ -168,8 +170,17 @@ def test_qubo_metadata_and_fix_shrinks_the_bqm(toy_space: SearchSpace, solver: A
     later = opt.ask_proposals(2)
     meta = later[0].metadata
     assert set(meta) == {
-        "proposer", "solver", "solve_seconds", "fit_seconds", "energy", "fallback",
-        "fallback_reasons", "surrogate", "n_bits", "source", "repeat",
+        "proposer",
+        "solver",
+        "solve_seconds",
+        "fit_seconds",
+        "energy",
+        "fallback",
+        "fallback_reasons",
+        "surrogate",
+        "n_bits",
+        "source",
+        "repeat",
     }
     assert meta["source"] == "qubo" and meta["proposer"] == "qubo" and meta["surrogate"] == "fm"
     assert meta["n_bits"] == opt.encoding.n_bits == 4 + 4 + 4 + 1
@@ -186,7 +197,8 @@ def test_solver_info_reaches_metadata(toy_space: SearchSpace) -> None:
         def sample(self, bqm: Any, num_reads: int, seed: int) -> Any:
             sampleset = SimulatedAnnealingSampler().sample(bqm, num_reads=num_reads, seed=seed)
             sampleset.info.update(
-                solver="sa", solve_seconds=0.5,
+                solver="sa",
+                solve_seconds=0.5,
                 fallback=[{"solver": "azure", "reason": "quota exceeded"}],
             )
             return sampleset
@@ -200,8 +212,11 @@ def test_solver_info_reaches_metadata(toy_space: SearchSpace) -> None:
 
 
 def test_qubo_arguments_are_validated(toy_space: SearchSpace) -> None:
-    with pytest.raises(ConfigError, match=r"needs 13 binary variables, more than quantum"
-                       r"\.qubo_size_limit=8"):
+    with pytest.raises(
+        ConfigError,
+        match=r"needs 13 binary variables, more than quantum"
+        r"\.qubo_size_limit=8",
+    ):
         QuboOptimizer(toy_space, qubo_size_limit=8)
     with pytest.raises(ValueError, match="unknown surrogate"):
         QuboOptimizer(toy_space, surrogate="gp")

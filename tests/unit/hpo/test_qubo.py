@@ -30,13 +30,16 @@ def test_ground_states_are_feasible_and_optimal(scheme: str, seed: int) -> None:
         )
         return 1.0 + sum(h * bits[i] for i, h in linear.items()) + pairs
 
-    values = [surrogate(enc.encode_key(k)) for k in space.keys()]
+    values = [surrogate(enc.encode_key(k)) for k in space.iter_keys()]
     assert best.energy == pytest.approx(min(values))
 
 
 def test_size_limit_is_a_config_error(mixed_space: SearchSpace) -> None:
     enc = Encoding(mixed_space, "onehot")
-    with pytest.raises(ConfigError, match=r"needs 14 binary variables, more than quantum\."
-                       r"qubo_size_limit=10: shrink the search space or raise the limit"):
+    with pytest.raises(
+        ConfigError,
+        match=r"needs 14 binary variables, more than quantum\."
+        r"qubo_size_limit=10: shrink the search space or raise the limit",
+    ):
         build_bqm(({}, {}, 0.0), enc, qubo_size_limit=10)
     assert build_bqm(({}, {}, 0.0), enc, qubo_size_limit=14).num_variables == 14

@@ -8,12 +8,19 @@ from qtrain.hpo.space import Parameter, SearchSpace
 def test_from_dict_defaults_kinds_and_size(mixed_space: SearchSpace) -> None:
     assert mixed_space.size == 4 * 3 * 3 * 2 * 2
     assert mixed_space.defaults() == {
-        "lr": 1e-4, "bs": 8, "sched": "constant", "flag": True, "targets": ["q", "v"]
+        "lr": 1e-4,
+        "bs": 8,
+        "sched": "constant",
+        "flag": True,
+        "targets": ["q", "v"],
     }
     kinds = {p.name: p.kind for p in mixed_space}
     assert kinds == {
-        "lr": "ordinal", "bs": "ordinal", "sched": "categorical",
-        "flag": "categorical", "targets": "categorical",
+        "lr": "ordinal",
+        "bs": "ordinal",
+        "sched": "categorical",
+        "flag": "categorical",
+        "targets": "categorical",
     }
     assert all(p.scope == "cycle" for p in mixed_space)
     assert Parameter("x", (3, 1, 2)).kind == "categorical"  # unsorted numbers
@@ -63,7 +70,7 @@ def test_space_validation_messages(mixed_space: SearchSpace) -> None:
 
 
 def test_keys_roundtrip_and_list_levels(mixed_space: SearchSpace) -> None:
-    keys = list(mixed_space.keys())
+    keys = list(mixed_space.iter_keys())
     assert len(keys) == mixed_space.size == len(set(keys))
     for key in keys[::7]:
         assert mixed_space.key(mixed_space.from_key(key)) == key

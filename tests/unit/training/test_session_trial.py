@@ -10,7 +10,7 @@ from qtrain.training.trial import TrialSpec, run_trial
 
 
 @pytest.fixture(scope="module")
-def session():  # noqa: ANN201
+def session():
     from qtrain.config import load_config
 
     return ModelSession(load_config(None, ["model.backend=hf"]))
@@ -49,11 +49,15 @@ def test_adapter_attach_detach_leaves_base_untouched(session: ModelSession) -> N
 
 def test_trial_commits_checkpoint_and_resumes_from_it(session: ModelSession, tmp_path) -> None:
     config = session.config
-    data = prepare_dataset(config.data.model_copy(update={"eval_size": 8, "max_rows": 200}),
-                           session.tokenizer, config.training.max_length)
+    data = prepare_dataset(
+        config.data.model_copy(update={"eval_size": 8, "max_rows": 200}),
+        session.tokenizer,
+        config.training.max_length,
+    )
     store = LocalCheckpointStore(tmp_path / "ckpt")
-    spec = TrialSpec(cycle=1, trial=0, params={"training.learning_rate": 0.005}, steps=3,
-                     start_checkpoint=None)
+    spec = TrialSpec(
+        cycle=1, trial=0, params={"training.learning_rate": 0.005}, steps=3, start_checkpoint=None
+    )
     record = run_trial(spec, session, data.train, data.eval, config, store)
     assert record.checkpoint == "c001-t00" and record.steps == 3
     assert set(record.metrics) >= {"eval_loss", "perplexity", "exact_match"}
@@ -63,7 +67,8 @@ def test_trial_commits_checkpoint_and_resumes_from_it(session: ModelSession, tmp
     assert trial["config"]["training"]["learning_rate"] == 0.005
     assert (folder / "adapter_model.safetensors").is_file()
     assert not list(folder.glob("*.bin")) and not list(folder.glob("*.pt"))
-    second = run_trial(TrialSpec(2, 0, {}, 2, "c001-t00"), session, data.train, data.eval,
-                       config, store)
+    second = run_trial(
+        TrialSpec(2, 0, {}, 2, "c001-t00"), session, data.train, data.eval, config, store
+    )
     assert second.start_checkpoint == "c001-t00"
     assert [c.name for c in store.list()] == ["c001-t00", "c002-t00"]

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from qtrain.agent.history import History, TrialRecord
+from qtrain.history import History, TrialRecord
 from qtrain.agent.report import build_report, render_markdown
 from qtrain.agent.selection import IncumbentSelector
 

@@ -1,0 +1,176 @@
+"""Composites that wrap solvers: timing (``TrackingComposite``) and fallback chains."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import dimod
+
+from qtrain.errors import ConfigError
+from qtrain.solvers._params import reject_unknown
+from qtrain.solvers.errors import SolverError, SolverTimeoutError
+
+
+def _solver_name(sampler: dimod.Sampler) -> str:
+    """The registry name of ``sampler`` (its ``name`` attribute), else its class name."""
+    return str(getattr(sampler, "name", type(sampler).__name__))
+
+
+def _one_line(exc: BaseException) -> str:
+    """``exc`` as one line: its type and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+class TrackingComposite(dimod.ComposedSampler):
+    """Times the child's ``sample`` call; adds ``solver`` and ``solve_seconds`` to ``info``.
+
+    Args:
+        child: The sampler to wrap.
+        name: The solver name to record; default the child's ``name`` or class name.
+    """
+
+    def __init__(self, child: dimod.Sampler, name: str | None = None) -> None:
+        self._children = [child]
+        self.name = name or _solver_name(child)
+
+    @property
+    def children(self) -> list[dimod.Sampler]:
+        """The wrapped sampler, as a one-element list."""
+        return self._children
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The child's parameters (the child validates them)."""
+        return dict(self.child.parameters)
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """``child_properties``: the child's properties."""
+        return {"child_properties": dict(self.child.properties)}
+
+    def sample(self, bqm: dimod.BinaryQuadraticModel, **parameters: Any) -> dimod.SampleSet:
+        """Sample with the child and record who answered and how long it took."""
+        start = time.perf_counter()
+        sampleset = self.child.sample(bqm, **parameters)
+        sampleset.resolve()
+        sampleset.info.update(solver=self.name, solve_seconds=time.perf_counter() - start)
+        return sampleset
+
+
+def _sample_within(
+    sampler: dimod.Sampler,
+    bqm: dimod.BinaryQuadraticModel,
+    parameters: dict[str, Any],
+    timeout_s: float | None,
+) -> dimod.SampleSet:
+    """``sampler.sample(bqm, **parameters)``, given up on after ``timeout_s`` seconds.
+
+    The call runs in a daemon worker thread; Python cannot stop a thread, so a child that
+    overruns keeps computing in the background until it returns, but nobody waits for it.
+    """
+    if timeout_s is None:
+        sampleset = sampler.sample(bqm, **parameters)
+        sampleset.resolve()
+        return sampleset
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            sampleset = sampler.sample(bqm, **parameters)
+            sampleset.resolve()
+            outcome["result"] = sampleset
+        except BaseException as exc:  # handed to the waiting thread, which re-raises it
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="qtrain-solver", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise SolverTimeoutError(f"no answer within timeout_s={timeout_s:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+class FallbackComposite(dimod.ComposedSampler):
+    """Tries each child in order until one returns samples.
+
+    A child fails on any exception (``SolverSizeError``, a sampler's own timeout error, ...),
+    on running past ``timeout_s`` or on an empty sample set; the failure is recorded as
+    ``{"solver": name, "reason": one line}`` and the next child is tried. The result's
+    ``info`` has ``solver`` (who answered), ``fallback`` (the failures, empty if none) and
+    ``solve_seconds`` (total, failures included), on top of the child's own info.
+
+    Each child receives only the parameters in its ``parameters`` (and validates their
+    values itself); a parameter no child accepts is rejected up front with ``ConfigError``.
+    If every child fails, :class:`SolverError` lists every reason.
+
+    Args:
+        children: ``(name, sampler)`` pairs, in the order to try them.
+        timeout_s: Seconds to wait for each child; None waits as long as it takes.
+    """
+
+    def __init__(
+        self, children: Sequence[tuple[str, dimod.Sampler]], timeout_s: float | None = None
+    ) -> None:
+        if not children:
+            raise ConfigError("solver chain is empty: name at least one solver")
+        names = [name for name, _ in children]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"solver chain names a solver twice: {', '.join(names)}")
+        if timeout_s is not None and not timeout_s > 0:
+            raise ConfigError(f"timeout_s must be positive or None, got {timeout_s!r}")
+        self.names = names
+        self._children = [sampler for _, sampler in children]
+        self.timeout_s = timeout_s
+        self.name = ",".join(names)
+
+    @property
+    def children(self) -> list[dimod.Sampler]:
+        """The samplers in the order they are tried."""
+        return self._children
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Every parameter at least one child accepts."""
+        merged: dict[str, Any] = {}
+        for child in self._children:
+            merged.update(child.parameters)
+        return merged
+
+    @property
+    def properties(self) -> dict[str, Any]:
+        """``chain`` (the names), ``timeout_s`` and each child's properties by name."""
+        return {
+            "chain": list(self.names),
+            "timeout_s": self.timeout_s,
+            "child_properties": {
+                name: dict(child.properties)
+                for name, child in zip(self.names, self._children, strict=True)
+            },
+        }
+
+    def sample(self, bqm: dimod.BinaryQuadraticModel, **parameters: Any) -> dimod.SampleSet:
+        """Sample with the first child that succeeds; see the class docstring."""
+        reject_unknown(f"solver chain {self.name!r}", parameters, self.parameters)
+        failures: list[dict[str, str]] = []
+        start = time.perf_counter()
+        for name, child in zip(self.names, self._children, strict=True):
+            own = {key: value for key, value in parameters.items() if key in child.parameters}
+            try:
+                sampleset = _sample_within(child, bqm, own, self.timeout_s)
+                if len(sampleset) == 0:
+                    raise SolverError("returned no samples")
+            except Exception as exc:
+                failures.append({"solver": name, "reason": _one_line(exc)})
+                continue
+            sampleset.info.update(
+                solver=name, fallback=failures, solve_seconds=time.perf_counter() - start
+            )
+            return sampleset
+        reasons = "; ".join(f"{item['solver']}: {item['reason']}" for item in failures)
+        raise SolverError(f"every solver in the chain {self.name!r} failed: {reasons}")
