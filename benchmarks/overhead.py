@@ -6,8 +6,10 @@ Both sides train the shipped tiny phi-4 with the same LoRA, batch size, learning
 data (the reverse task), on one torch thread, alternating order each repeat. The plain side is
 what a user would write: AutoModelForCausalLM + peft.get_peft_model + trl.SFTTrainer on a
 conversational prompt/completion dataset (TRL tokenizes it). Throughput is non-padding tokens
-seen per second of ``trainer.train()``. On CPU both need TRL 1.15's missing torch loss path,
-which qtrain installs (qtrain.backends.trl_cpu) before either side runs.
+per second of ``trainer.train()``, counted the same way for both sides: steps x batch size x the
+mean token length of the rows (TRL and qtrain tokenize a row into identical ids; a test checks
+that the ids decode to the chat template's rendering). On CPU both sides need TRL 1.15's
+missing torch loss path, which qtrain installs (qtrain.backends.trl_cpu) before either runs.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import torch
 
 
 def plain_trl(steps: int, rows: list[dict[str, Any]], config: Any) -> float:
-    """A plain TRL script; returns training tokens per second."""
+    """A plain TRL script with the same settings; returns seconds spent in ``train()``."""
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -71,11 +73,11 @@ def plain_trl(steps: int, rows: list[dict[str, Any]], config: Any) -> float:
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
     start = time.perf_counter()
     trainer.train()
-    return trainer.state.num_input_tokens_seen / (time.perf_counter() - start)
+    return time.perf_counter() - start
 
 
 def qtrain_trial(steps: int, config: Any) -> tuple[float, float]:
-    """A qtrain trial; returns (training tokens/s, whole-trial tokens/s incl. eval + commit)."""
+    """A qtrain trial; returns (seconds in training, seconds for the whole trial incl. eval)."""
     from qtrain.checkpoints import LocalCheckpointStore
     from qtrain.data import prepare_dataset
     from qtrain.training.session import ModelSession
@@ -89,7 +91,7 @@ def qtrain_trial(steps: int, config: Any) -> tuple[float, float]:
         TrialSpec(1, 0, {}, steps, None), session, data.train, data.eval, config, store
     )
     whole = time.perf_counter() - start
-    return record.train["tokens_per_second"], record.train["tokens"] / whole
+    return record.train["train_seconds"], whole
 
 
 def main() -> None:
@@ -110,20 +112,32 @@ def main() -> None:
     ensure_trl_cpu_loss()
     config = load_config(None, ["model.backend=hf", "runtime.device=cpu"])
     rows = [r.record for r in load_records(config.data.path)]
+    from transformers import AutoTokenizer
+
+    from qtrain.data.chat import tokenize_conversation
+    from qtrain.modeling import resolve_model_source
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_source(config.model.name).location,
+                                              local_files_only=True)
+    mean_len = statistics.mean(len(tokenize_conversation(r["messages"], tokenizer)[0])
+                               for r in rows)
+    tokens = args.steps * config.training.batch_size * mean_len
     plain, ours, ours_whole = [], [], []
     for repeat in range(args.repeats):
         order = ("plain", "qtrain") if repeat % 2 == 0 else ("qtrain", "plain")
         for side in order:
             if side == "plain":
-                plain.append(plain_trl(args.steps, rows, config))
+                plain.append(tokens / plain_trl(args.steps, rows, config))
             else:
-                train_tps, whole_tps = qtrain_trial(args.steps, config)
-                ours.append(train_tps)
-                ours_whole.append(whole_tps)
+                train_s, whole_s = qtrain_trial(args.steps, config)
+                ours.append(tokens / train_s)
+                ours_whole.append(tokens / whole_s)
     result = {
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "torch_threads": 1,
         "steps": args.steps,
+        "batch_size": config.training.batch_size,
+        "mean_tokens_per_row": round(mean_len, 2),
         "repeats": args.repeats,
         "plain_trl_tokens_per_s": round(statistics.median(plain), 1),
         "qtrain_train_tokens_per_s": round(statistics.median(ours), 1),

@@ -22,6 +22,12 @@ console = Console(stderr=True)
 out = Console()
 
 
+def _add_subcommands() -> None:
+    from qtrain.cli.checkpoints import app as checkpoints_app
+
+    app.add_typer(checkpoints_app, name="checkpoints")
+
+
 def _split_config_and_overrides(args: list[str]) -> tuple[str | None, list[str]]:
     if args and "=" not in args[0]:
         return args[0], args[1:]
@@ -99,6 +105,9 @@ def evaluate(
             encoding="utf-8",
         )
         out.print(f"metrics written to {output}")
+
+
+_add_subcommands()
 
 
 def main() -> None:

@@ -72,3 +72,24 @@ def test_run_then_evaluate(tiny_overrides: list[str], tmp_path: Path) -> None:
     assert evaluated.returncode == 0, evaluated.stderr
     metrics = json.loads(out.read_text())["metrics"]
     assert metrics["eval_loss"] == pytest.approx(report["best"]["metrics"]["eval_loss"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_checkpoints_list_verify_prune(tiny_overrides: list[str]) -> None:
+    result = qtrain("run", "--quiet", *tiny_overrides, "storage.keep_last=5")
+    run_dir = Path(result.stdout.strip().splitlines()[-1].removeprefix("run directory: "))
+    listed = qtrain("checkpoints", "list", str(run_dir))
+    assert listed.returncode == 0 and "c001-t00" in listed.stdout and "incumbent" in listed.stdout
+    assert qtrain("checkpoints", "verify", str(run_dir)).returncode == 0
+    report = json.loads((run_dir / "report.json").read_text())
+    best = report["best"]["checkpoint"]
+    other = next(t["checkpoint"] for c in report["cycles"] for t in c["trials"]
+                 if t["checkpoint"] != best)
+    weights = run_dir / "checkpoints" / other / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
+    broken = qtrain("checkpoints", "verify", str(run_dir))
+    assert broken.returncode == 2 and other in broken.stderr
+    pruned = qtrain("checkpoints", "prune", str(run_dir), "--keep-last", "0")
+    assert pruned.returncode == 0 and other in pruned.stdout
+    assert not (run_dir / "checkpoints" / other).exists()
+    assert (run_dir / "checkpoints" / best).exists()
