@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # torch is pinned to the CPU build first so nothing later can pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
-EXTRAS ?= dev
+EXTRAS ?= dev,tpe
 
 .PHONY: setup setup-unsloth-cpu demo test test-fast lint format assets clean
 

@@ -58,7 +58,8 @@ def plain_trl(steps: int, rows: list[dict[str, Any]], config: Any) -> float:
         max_steps=steps,
         per_device_train_batch_size=config.training.batch_size,
         learning_rate=config.training.learning_rate,
-        lr_scheduler_type="constant",
+        lr_scheduler_type=config.training.lr_scheduler,
+        warmup_steps=config.training.warmup_ratio,
         seed=config.training.seed,
         data_seed=config.training.seed,
         logging_steps=config.training.logging_steps,
@@ -67,8 +68,8 @@ def plain_trl(steps: int, rows: list[dict[str, Any]], config: Any) -> float:
         disable_tqdm=True,
         use_cpu=True,
         bf16=False,
+        gradient_checkpointing=False,  # as qtrain on CPU; TRL's default (True) recomputes
         max_length=config.training.max_length,
-        include_num_input_tokens_seen="non_padding",
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
     start = time.perf_counter()
@@ -117,10 +118,12 @@ def main() -> None:
     from qtrain.data.chat import tokenize_conversation
     from qtrain.modeling import resolve_model_source
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_source(config.model.name).location,
-                                              local_files_only=True)
-    mean_len = statistics.mean(len(tokenize_conversation(r["messages"], tokenizer)[0])
-                               for r in rows)
+    tokenizer = AutoTokenizer.from_pretrained(
+        resolve_model_source(config.model.name).location, local_files_only=True
+    )
+    mean_len = statistics.mean(
+        len(tokenize_conversation(r["messages"], tokenizer)[0]) for r in rows
+    )
     tokens = args.steps * config.training.batch_size * mean_len
     plain, ours, ours_whole = [], [], []
     for repeat in range(args.repeats):

@@ -20,16 +20,29 @@ from qtrain.events import read_events
 pytestmark = [
     pytest.mark.unsloth,
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("unsloth") is None,
-                       reason="unsloth is not installed (make setup-unsloth-cpu)"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("unsloth") is None,
+        reason="unsloth is not installed (make setup-unsloth-cpu)",
+    ),
 ]
 
 
 def test_unsloth_backend_trains_and_resumes_on_cpu(tiny_overrides: list[str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "qtrain.cli.app", "run", "--quiet", *tiny_overrides,
-         "model.backend=unsloth", "training.steps_per_cycle=30", "training.trials_per_cycle=2"],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "qtrain.cli.app",
+            "run",
+            "--quiet",
+            *tiny_overrides,
+            "model.backend=unsloth",
+            "training.steps_per_cycle=30",
+            "training.trials_per_cycle=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     run_dir = Path(result.stdout.strip().splitlines()[-1].removeprefix("run directory: "))

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from qtrain.agent.early_stopping import EarlyStopping, StopDecision
-from qtrain.history import History, TrialRecord
 from qtrain.agent.report import build_report, render_markdown
 from qtrain.agent.selection import IncumbentSelector
 from qtrain.config.schema import RunConfig
 from qtrain.events import EventLog, Listener
+from qtrain.history import History, TrialRecord
 from qtrain.hpo.proposer import Proposal, Proposer
 from qtrain.rundir import RunDirectory, create_run_directory, write_json_atomic
 
@@ -92,8 +93,28 @@ class QuantumTrainingAgent:
         self.events.emit("data_ready", report=self.data.report)
         self.store = LocalCheckpointStore(self.run_dir.checkpoints)
         self.retention = RetentionPolicy(keep_last=self.config.storage.keep_last)
-        self.proposer = self._proposer or make_proposer(self.config)
+        self.proposer = self._proposer or make_proposer(
+            self.config, objective=self.objective, incumbent=lambda: self.incumbent
+        )
+        self.baseline = self._evaluate_base_model()
         return self.run_dir
+
+    def objective(self, record: TrialRecord) -> float:
+        """What the optimizer minimises for a finished trial.
+
+        Trials start from different checkpoints in different cycles, so the raw metric
+        mostly says how late the trial ran. The objective is the change the trial made to
+        the checkpoint it started from: ``log(after / before)`` for a loss, ``before -
+        after`` for a score; within a cycle (same start) it ranks trials like the metric.
+        """
+        metric = self.selector.metric
+        before = self._start_metrics(record.start_checkpoint).get(metric)
+        after = record.metrics.get(metric, float("nan"))
+        if before is None:
+            return after if self.selector.direction == "min" else -after
+        if self.selector.direction == "min":
+            return math.log(max(after, 1e-12) / max(before, 1e-12))
+        return before - after
 
     # -- the seed's verbs ----------------------------------------------------------------
     def quantum_optimize(self, history: list[TrialRecord]) -> list[Proposal]:
@@ -228,6 +249,24 @@ class QuantumTrainingAgent:
         return report
 
     # -- helpers -------------------------------------------------------------------------
+    def _evaluate_base_model(self) -> dict[str, float]:
+        """Metrics of the starting point, so cycle 1's trials have a 'before' too."""
+        from qtrain.evaluation import evaluate_model
+
+        result = evaluate_model(
+            self.session.base, self.session.tokenizer, self.data.eval, self.config.evaluation
+        )
+        self.events.emit("baseline", metrics=result.metrics)
+        return result.metrics
+
+    def _start_metrics(self, checkpoint: str | None) -> dict[str, float]:
+        if checkpoint is None:
+            return self.baseline
+        for record in self.history.records:
+            if record.checkpoint == checkpoint:
+                return record.metrics
+        return {}
+
     def _export(self) -> dict[str, str]:
         from qtrain.export import export_checkpoint
 
@@ -256,6 +295,7 @@ class QuantumTrainingAgent:
                 "proposer": getattr(getattr(self, "proposer", None), "name", None),
                 "exports": exports,
                 "data": getattr(getattr(self, "data", None), "report", None),
+                "baseline": getattr(self, "baseline", None),
             },
         )
         write_json_atomic(self.run_dir.report_json, report)

@@ -106,7 +106,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     errors = exc.errors()
     first = errors[0]
     loc = [str(p) for p in first["loc"]]
-    key = ".".join(loc) or "config"
+    key = ".".join(loc)
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     if first["type"] == "extra_forbidden":
         hint = _suggest(loc)
@@ -114,7 +114,7 @@ def describe_validation_error(exc: ValidationError) -> str:
     message = first["msg"].removeprefix("Value error, ")
     got = first.get("input")
     shown = "" if isinstance(got, dict) or got is None else f" (got {json.dumps(got, default=str)})"
-    return f"{key}: {message}{shown}{more}"
+    return f"{key}: {message}{shown}{more}" if key else f"{message}{shown}{more}"
 
 
 def _suggest(loc: list[str]) -> str:

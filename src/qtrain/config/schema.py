@@ -135,15 +135,51 @@ class ParameterSpec(_Section):
         return self
 
 
-class QuantumConfig(_Section):
-    """How the next hyperparameters are proposed."""
+#: Proposers selectable as ``quantum.solver_type``: the QUBO solvers, plus the baselines
+#: ``fixed`` (the configured hyperparameters), ``random`` and ``optuna-tpe``.
+QUBO_SOLVERS = ("sa", "tabu", "exact", "qaoa-sim")
+BASELINE_PROPOSERS = ("fixed", "random", "optuna-tpe")
 
-    solver_type: Literal["fixed"] = Field(
-        "fixed", description="Proposer: fixed (the configured hyperparameters)"
+
+class QuantumConfig(_Section):
+    """How the next hyperparameters are proposed (the QUBO optimizer or a baseline)."""
+
+    solver_type: Literal["sa", "tabu", "exact", "qaoa-sim", "fixed", "random", "optuna-tpe"] = (
+        Field(
+            "fixed",
+            description="A QUBO solver (sa, tabu, exact, qaoa-sim) drives the QUBO "
+            "optimizer; fixed, random and optuna-tpe are baselines",
+        )
     )
-    optimization_frequency: int = Field(1, ge=1)
+    surrogate: Literal["fm", "bocs"] = Field(
+        "fm",
+        description="fm = factorization machine (FMQA); bocs = Bayesian quadratic "
+        "regression with Thompson sampling",
+    )
+    fallback: list[Literal["sa", "tabu", "exact", "qaoa-sim"]] = Field(
+        default_factory=lambda: ["sa"],
+        description="Solvers tried in order when solver_type fails, times out or is too small",
+    )
+    optimization_frequency: int = Field(1, ge=1, description="Re-optimize every N cycles")
     qubo_size_limit: int = Field(256, ge=2)
+    num_reads: int = Field(64, ge=1)
+    timeout_s: float | None = Field(60.0, gt=0)
+    initial_design: int | None = Field(
+        None, ge=1, description="Results needed before the surrogate is used (default: auto)"
+    )
+    encoding: Literal["auto", "onehot", "domain_wall"] = "auto"
+    exploit_incumbent: bool = Field(
+        True, description="With >= 2 trials per cycle, one repeats the incumbent's settings"
+    )
+    solver_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-solver parameters, e.g. {sa: {num_sweeps: 500}}"
+    )
     seed: int = 0
+
+    @property
+    def uses_qubo(self) -> bool:
+        """Whether the proposer is the QUBO optimizer (rather than a baseline)."""
+        return self.solver_type in QUBO_SOLVERS
 
 
 class EarlyStoppingConfig(_Section):
@@ -203,6 +239,15 @@ class RunConfig(_Section):
             if TUNABLE_PARAMETERS[name] == "run" and spec.scope == "cycle":
                 raise ValueError(f"'{name}' changes the adapter's shape: its scope must be 'run'")
         return space
+
+    @model_validator(mode="after")
+    def _proposer_needs_space(self) -> RunConfig:
+        if self.quantum.solver_type != "fixed" and not self.search_space:
+            raise ValueError(
+                f"quantum.solver_type '{self.quantum.solver_type}' searches hyperparameters: "
+                "add a search_space section, or use quantum.solver_type=fixed"
+            )
+        return self
 
     @property
     def selection_direction(self) -> Literal["min", "max"]:

@@ -23,23 +23,33 @@ from qtrain.hpo.space import SearchSpace
 
 Key = tuple[int, ...]
 #: Spaces up to this size are enumerated when looking for untried configurations.
-ENUMERATION_LIMIT = 20_000
+ENUMERATION_LIMIT = 4096
 
 
 class AskTellOptimizer:
-    """Base class: history, fixed parameters, distinctness and the exhausted-space fill."""
+    """Base class: history, fixed parameters, distinctness and the exhausted-space fill.
+
+    Args:
+        space: The search space.
+        seed: Makes every proposal reproducible.
+        allow_repeats: Whether a told configuration may be proposed again while untried
+            ones remain (the proposals of one ask stay distinct; ``repeat`` in the metadata
+            says which are repeats). Off by default: every evaluation is then new.
+    """
 
     name = "base"
 
-    def __init__(self, space: SearchSpace, seed: int = 0) -> None:
+    def __init__(self, space: SearchSpace, seed: int = 0, allow_repeats: bool = False) -> None:
         if not isinstance(space, SearchSpace):
             raise TypeError(f"space must be a SearchSpace, got {type(space).__name__}")
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError(f"seed must be an int, got {seed!r}")
         self.space = space
         self.seed = seed
+        self.allow_repeats = bool(allow_repeats)
         self._fixed: dict[str, Any] = {}
         self._active = space
+        self._fixed_index: dict[str, int] = {}
         self._told: list[tuple[Key, float]] = []
         self._pending: dict[Key, None] = {}
 
@@ -75,6 +85,7 @@ class AskTellOptimizer:
             {name: self.space[name].values[self.space[name].index(v)] for name, v in params.items()}
         )
         self._active = self.space.restrict(self._fixed)
+        self._fixed_index = {n: self.space[n].index(v) for n, v in self._fixed.items()}
 
     @property
     def fixed(self) -> dict[str, Any]:
@@ -103,6 +114,12 @@ class AskTellOptimizer:
         """A generator determined by the seed and the state of the history."""
         return np.random.default_rng([self.seed, salt, len(self._told), len(self._pending)])
 
+    def _avoid(self) -> set[Key]:
+        """Keys not to propose while others remain: pending ones, and told ones unless repeats
+        are allowed."""
+        pending = set(self._pending)
+        return pending if self.allow_repeats else pending | self._told_keys()
+
     def _told_keys(self) -> set[Key]:
         return {k for k, _ in self._told}
 
@@ -114,11 +131,14 @@ class AskTellOptimizer:
         return np.where(np.isfinite(values), values, worst)
 
     def _to_full(self, active_key: Key) -> Key:
-        return self.space.key(self._active.from_key(active_key))
+        """The full-space key of an active-space key (fixed parameters have one level)."""
+        return tuple(
+            self._fixed_index.get(p.name, i) for p, i in zip(self.space, active_key, strict=True)
+        )
 
     def _candidates(self, rng: np.random.Generator, limit: int = 2000) -> Iterator[Key]:
         """Untried (not told, not pending) keys of the active space: all or a random sample."""
-        avoid = self._told_keys() | set(self._pending)
+        avoid = self._avoid()
         if self._active.size <= ENUMERATION_LIMIT:
             keys = [k for k in map(self._to_full, self._active.iter_keys()) if k not in avoid]
             yield from (keys[i] for i in rng.permutation(len(keys)))
@@ -162,8 +182,7 @@ class AskTellOptimizer:
 
     def _in_active(self, key: Key) -> bool:
         return all(
-            p.values[i] == self._fixed[p.name] if p.name in self._fixed else True
-            for p, i in zip(self.space, key, strict=True)
+            key[c] == self._fixed_index.get(p.name, key[c]) for c, p in enumerate(self.space)
         )
 
 
@@ -192,8 +211,14 @@ class TPESearch(AskTellOptimizer):
 
     name = "tpe"
 
-    def __init__(self, space: SearchSpace, seed: int = 0, n_startup_trials: int = 10) -> None:
-        super().__init__(space, seed)
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        n_startup_trials: int = 10,
+        allow_repeats: bool = False,
+    ) -> None:
+        super().__init__(space, seed, allow_repeats)
         if n_startup_trials < 0:
             raise ValueError(f"n_startup_trials must be >= 0, got {n_startup_trials}")
         self.n_startup_trials = n_startup_trials
@@ -221,7 +246,7 @@ class TPESearch(AskTellOptimizer):
                     )
                 )
             free = {name: d for name, d in dists.items() if name not in self._fixed}
-            avoid = self._told_keys() | set(self._pending)
+            avoid = self._avoid()
             chosen: list[Key] = []
             for _ in range(20 * n + 20):
                 if len(chosen) == n or not free:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from qtrain.errors import ConfigError
 from qtrain.hpo.baselines import AskTellOptimizer, Key
 from qtrain.hpo.encoding import Encoding, EncodingName, InfeasibleSampleError
 from qtrain.hpo.qubo import build_bqm, check_qubo_size
@@ -41,6 +42,8 @@ class QuboOptimizer(AskTellOptimizer):
         encoding: ``auto``, ``onehot`` or ``domain_wall`` (see :class:`Encoding`).
         surrogate_options: Keyword arguments of the surrogate class.
         penalty_scale: Constraint weight relative to the surrogate's coefficient bound.
+        allow_repeats: Let told configurations be proposed again (e.g. retrained from a
+            better checkpoint in a later cycle); one ask's proposals stay distinct.
     """
 
     name = "qubo"
@@ -60,8 +63,9 @@ class QuboOptimizer(AskTellOptimizer):
         encoding: EncodingName = "auto",
         surrogate_options: Mapping[str, Any] | None = None,
         penalty_scale: float = 1.5,
+        allow_repeats: bool = False,
     ) -> None:
-        super().__init__(space, seed)
+        super().__init__(space, seed, allow_repeats)
         if surrogate not in SURROGATES:
             choices = ", ".join(SURROGATES)
             raise ValueError(f"unknown surrogate {surrogate!r}; choose from {choices}")
@@ -83,6 +87,14 @@ class QuboOptimizer(AskTellOptimizer):
             self._chain, self._sampler = None, solver
         else:
             raise TypeError(f"solver must be a name, a list of names or a sampler, not {solver!r}")
+        if self._chain is not None:
+            from qtrain.solvers import available_solvers
+
+            unknown = [name for name in self._chain if name not in available_solvers()]
+            if unknown:
+                raise ConfigError(
+                    f"unknown solver {unknown[0]!r}: choose from {', '.join(available_solvers())}"
+                )
         self.encoding = Encoding(space, encoding)
         check_qubo_size(self.encoding.n_bits, qubo_size_limit)
         self.surrogate = surrogate
@@ -193,7 +205,7 @@ class QuboOptimizer(AskTellOptimizer):
             "fallback_reasons": reasons,
             "n_bits": bqm.num_variables,
         }
-        avoid = self._told_keys() | set(self._pending)
+        avoid = self._avoid()
         chosen: list[Key] = []
         energies: list[float] = []
         for sample, energy in sampleset.data(["sample", "energy"], sorted_by="energy"):

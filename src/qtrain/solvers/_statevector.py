@@ -45,6 +45,7 @@ def basis_energies(bqm: dimod.BinaryQuadraticModel, order: Sequence) -> np.ndarr
 
 
 _GROUP = 5  # qubits per dense block of the mixer: a 32x32 matrix keeps BLAS busy
+_BLAS_MIN_COLUMNS = 2**11  # below this (n < 16) a matmul is cheaper without BLAS threads
 # Hamming distance between row and column index of a 2^m block (m <= _GROUP).
 _DISTANCE = np.array(
     [[bin(a ^ b).count("1") for b in range(2**_GROUP)] for a in range(2**_GROUP)], dtype=np.int64
@@ -74,7 +75,12 @@ def _apply_mixer(state: np.ndarray, beta: float, n: int) -> np.ndarray:
     done = 0
     while done < n:
         size = min(_GROUP, n - done)
-        leading = blocks[size] @ state.reshape(2**size, -1)
+        rest = state.reshape(2**size, -1)
+        # Small products: numpy's own loop; BLAS threads cost more to wake than they save.
+        if rest.shape[1] < _BLAS_MIN_COLUMNS:
+            leading = np.einsum("ij,jk->ik", blocks[size], rest)
+        else:
+            leading = blocks[size] @ rest
         state = np.ascontiguousarray(leading.T).reshape(-1)
         done += size
     return state

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import dimod
+import numpy as np
 
 from qtrain.solvers._params import check_max_variables, check_num_reads, check_seed, reject_unknown
 from qtrain.solvers.errors import SolverSizeError
@@ -59,6 +60,10 @@ class QtrainSampler(dimod.Sampler):
             check_num_reads(owner, parameters["num_reads"], allow_none=self.num_reads_may_be_none)
         check_seed(owner, parameters.get("seed"))
         self.check_size(bqm)
+        if bqm.num_variables == 0:
+            # dimod's ExactSolver and dwave's tabu return no samples here; answer uniformly.
+            empty = np.empty((1, 0), dtype=np.int8)
+            return dimod.SampleSet.from_samples_bqm((empty, []), bqm)
         return self._sample(bqm, **parameters)
 
     def check_size(self, bqm: dimod.BinaryQuadraticModel) -> None:

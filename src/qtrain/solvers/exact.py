@@ -25,5 +25,5 @@ class ExactSampler(QtrainSampler):
         num_reads = parameters.get("num_reads")
         if num_reads is not None:
             return sampleset.truncate(num_reads)
-        # ExactSolver enumerates in state order; sort so ``sampleset.first`` is cheap to read.
+        # ExactSolver enumerates in state order; return lowest energy first like the others.
         return sampleset.truncate(len(sampleset))

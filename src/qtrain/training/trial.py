@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qtrain.history import TrialRecord
 from qtrain.config.schema import RunConfig
 from qtrain.evaluation import evaluate_model
+from qtrain.history import TrialRecord
 from qtrain.training.params import apply_params
 from qtrain.training.session import ModelSession
 from qtrain.training.sft import build_sft_config, train_model

@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from qtrain.history import History, TrialRecord
 from qtrain.agent.report import build_report, render_markdown
 from qtrain.agent.selection import IncumbentSelector
+from qtrain.history import History, TrialRecord
 
 
 def record(cycle: int, trial: int, loss: float, em: float) -> TrialRecord:

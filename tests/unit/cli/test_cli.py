@@ -83,8 +83,9 @@ def test_checkpoints_list_verify_prune(tiny_overrides: list[str]) -> None:
     assert qtrain("checkpoints", "verify", str(run_dir)).returncode == 0
     report = json.loads((run_dir / "report.json").read_text())
     best = report["best"]["checkpoint"]
-    other = next(t["checkpoint"] for c in report["cycles"] for t in c["trials"]
-                 if t["checkpoint"] != best)
+    other = next(
+        t["checkpoint"] for c in report["cycles"] for t in c["trials"] if t["checkpoint"] != best
+    )
     weights = run_dir / "checkpoints" / other / "adapter_model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
     broken = qtrain("checkpoints", "verify", str(run_dir))

@@ -224,5 +224,20 @@ def test_qubo_arguments_are_validated(toy_space: SearchSpace) -> None:
         QuboOptimizer(toy_space, surrogate_options={"depth": 2})
     with pytest.raises(ValueError, match="num_reads"):
         QuboOptimizer(toy_space, num_reads=0)
+    with pytest.raises(ConfigError, match="unknown solver 'dwave': choose from exact, sa"):
+        QuboOptimizer(toy_space, solver=["dwave"])
     with pytest.raises(TypeError, match="SearchSpace"):
         QuboOptimizer({"a": [1, 2]})
+
+
+@pytest.mark.parametrize("cls", [QuboOptimizer, RandomSearch, TPESearch])
+def test_allow_repeats_keeps_one_ask_distinct(cls: type, toy_space: SearchSpace) -> None:
+    opt = cls(toy_space, seed=1, allow_repeats=True)
+    told = set()
+    for _ in range(4):
+        proposals = opt.ask_proposals(4)
+        assert len({_key(p.params) for p in proposals}) == 4
+        for p in proposals:
+            assert p.metadata["repeat"] == (_key(p.params) in told)
+            told.add(_key(p.params))
+            opt.tell(p.params, toy_objective(p.params))

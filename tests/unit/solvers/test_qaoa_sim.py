@@ -57,3 +57,17 @@ def test_bad_qaoa_parameter_values() -> None:
         make_sampler("qaoa-sim").sample(random_bqm(3, seed=0), layers=0)
     with pytest.raises(ConfigError, match="restarts"):
         make_sampler("qaoa-sim").sample(random_bqm(3, seed=0), restarts=99)
+
+
+def test_scale_and_offset_free() -> None:
+    """Angles are optimised on the normalised cost, so scaling the QUBO changes nothing."""
+    bqm = random_bqm(6, seed=8)
+    scaled = bqm.copy()
+    scaled.scale(25.0)
+    scaled.offset += 7.0
+    sampler = make_sampler("qaoa-sim")
+    plain, big = sampler.sample(bqm, seed=4), sampler.sample(scaled, seed=4)
+    assert np.array_equal(plain.record.sample, big.record.sample)
+    for key in ("gamma", "beta"):
+        assert plain.info["angles"][key] == pytest.approx(big.info["angles"][key], abs=1e-6)
+    assert big.info["expected_energy"] == pytest.approx(25.0 * plain.info["expected_energy"] + 7.0)

@@ -61,28 +61,33 @@ class TestSolverConformance:
         ising = sampler.sample_ising({"a": 1.0}, {("a", "b"): -1.0}, seed=0)
         assert ising.first.energy == pytest.approx(-2.0)
 
-    @pytest.mark.parametrize(("n", "seed"), [(6, 0), (8, 1), (10, 2)])
+    @pytest.mark.parametrize(("n", "seed"), [(6, 0), (7, 5), (8, 1), (10, 2)])
     def test_best_sample_on_random_qubos(self, name: str, n: int, seed: int) -> None:
-        """exact/sa/tabu find the ground state; qaoa-sim lands in the bottom of the spectrum.
+        """exact/sa/tabu return the ground state; qaoa-sim samples it for n <= 8.
 
-        qaoa-sim (p=2) does not reliably sample the ground state: over 100 seeded instances
-        (n=6..10, 200 reads) it missed it 10 times, because the optimised state puts under
-        0.1% on a ground state that is nearly degenerate with its neighbours. So for it the
-        test asserts what does hold on every instance measured: the best sample is among the
-        lowest 5% of all 2^n states, and the expected energy is below the spectrum's mean
-        (what a uniformly random guess gets).
+        qaoa-sim (p=2, 200 reads): over 100 seeded instances (n=6..10, these generators) the
+        ground state was always sampled; its probability was at least 5.4% for n <= 8 (a miss
+        in 200 reads: < 1e-4) but only 1.7% at n = 10 (a miss: ~3%). So at n = 10 the test
+        asserts the weaker property that held with a wide margin: the best sample is among
+        the lowest 5% of the 2^n states and the expected energy is below the spectrum's mean
+        (what a uniformly random guess gets; measured at least 1.27 std below).
         """
         bqm = random_bqm(n, seed)
         spectrum = basis_energies(bqm, list(bqm.variables))
         ground = spectrum.min()
         sampleset = sampler_for(name).sample(bqm, num_reads=200 if name == "qaoa-sim" else 10)
         best = sampleset.first.energy
-        if name == "qaoa-sim":
-            better_states = int(np.sum(spectrum < best - 1e-9))
-            assert better_states <= 0.05 * spectrum.size
-            assert sampleset.info["expected_energy"] < spectrum.mean()
+        if name == "qaoa-sim" and n > 8:
+            assert np.sum(spectrum < best - 1e-9) <= 0.05 * spectrum.size
+            assert sampleset.info["expected_energy"] < spectrum.mean() - spectrum.std()
         else:
             assert best == pytest.approx(ground, abs=1e-9)
+
+    def test_empty_problem_gives_one_empty_sample(self, name: str) -> None:
+        bqm = dimod.BinaryQuadraticModel({}, {}, 1.5, "BINARY")
+        sampleset = sampler_for(name).sample(bqm, seed=0)
+        assert len(sampleset) == 1
+        assert sampleset.first.energy == 1.5
 
     def test_unknown_parameter_is_rejected(self, name: str) -> None:
         with pytest.raises(ConfigError, match=rf"{name}.*'num_readz'.*did you mean 'num_reads'"):

@@ -55,6 +55,7 @@ class BayesianQuadraticRegression(Surrogate):
         self._pairs: list[tuple[int, int]] = []
         self._d = 0
         self._feature_mean = np.zeros(0)
+        self._active = np.zeros(0, dtype=int)
         self._mean = 0.0
         self._std = 1.0
 
@@ -70,9 +71,11 @@ class BayesianQuadraticRegression(Surrogate):
         ys, self._mean, self._std = standardize(y)
         self._d = d = X.shape[1]
         self._pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
-        phi = self._features(X)
-        self._feature_mean = phi.mean(0)
-        phi = phi - self._feature_mean
+        full = self._features(X)
+        self._feature_mean = full.mean(0)
+        # a feature constant in the data (a pair never seen together) says nothing: keep it at 0
+        self._active = np.flatnonzero(full.std(0) > 0)
+        phi = full[:, self._active] - self._feature_mean[self._active]
         n, p = phi.shape
         rng = np.random.default_rng(self.seed)
         horseshoe = self.prior == "horseshoe"
@@ -80,6 +83,7 @@ class BayesianQuadraticRegression(Surrogate):
         tau2, xi = (1.0, 1.0) if horseshoe else (self.prior_scale**2, 1.0)
         sigma2 = 1.0
         beta = np.zeros(p)
+        gram, phi_y = phi.T @ phi, phi.T @ ys
 
         def inv_gamma(shape: float | np.ndarray, scale: float | np.ndarray) -> np.ndarray:
             return scale / rng.gamma(shape, 1.0, size=np.shape(scale))
@@ -87,17 +91,22 @@ class BayesianQuadraticRegression(Surrogate):
         keep = max(1, self.n_burn // 2)
         mean_sum = np.zeros(p)
         for step in range(self.n_burn):
-            # beta = sigma * theta, theta | rest ~ N(mean, cov) under y/sigma = phi theta + N(0, 1),
-            # theta ~ N(0, D): an exact draw in O(n^2 p) (Bhattacharya et al., 2016)
+            # beta = sigma * theta with y/sigma = phi theta + N(0, 1), theta ~ N(0, D)
             D = tau2 * lam2
             sigma = np.sqrt(sigma2)
-            M = (phi * D) @ phi.T + np.eye(n)
-            u = np.sqrt(D) * rng.standard_normal(p)
-            v = phi @ u + rng.standard_normal(n)
-            w_mean, w_draw = np.linalg.solve(M, np.stack([ys, ys / sigma - v], axis=1)).T
-            beta = sigma * (u + D * (phi.T @ w_draw))
+            if p <= n:  # precision form, O(p^3) (Rue, 2001)
+                L = np.linalg.cholesky(gram + np.diag(1.0 / D) + 1e-10 * np.eye(p))
+                mean = _cho_solve(L, phi_y)
+                beta = mean + sigma * np.linalg.solve(L.T, rng.standard_normal(p))
+            else:  # O(n^2 p) (Bhattacharya et al., 2016)
+                M = (phi * D) @ phi.T + np.eye(n)
+                u = np.sqrt(D) * rng.standard_normal(p)
+                v = phi @ u + rng.standard_normal(n)
+                w_mean, w_draw = np.linalg.solve(M, np.stack([ys, ys / sigma - v], axis=1)).T
+                mean = D * (phi.T @ w_mean)
+                beta = sigma * (u + D * (phi.T @ w_draw))
             if step >= self.n_burn - keep:  # Rao-Blackwellised posterior mean (sigma cancels)
-                mean_sum += D * (phi.T @ w_mean)
+                mean_sum += mean
             resid = ys - phi @ beta
             shrink = float(np.sum(beta**2 / lam2))
             sigma2 = float(inv_gamma((n + p) / 2, resid @ resid / 2 + shrink / (2 * tau2)))
@@ -110,8 +119,12 @@ class BayesianQuadraticRegression(Surrogate):
                 lam2 = np.clip(lam2, 1e-12, 1e12)
                 tau2 = float(np.clip(tau2, 1e-12, 1e12))
             sigma2 = float(np.clip(sigma2, 1e-10, 1e6))
-        self._beta_mean = mean_sum / keep
-        self._beta = beta if self.thompson else self._beta_mean
+        self._beta_mean = np.zeros(full.shape[1])
+        self._beta_mean[self._active] = mean_sum / keep
+        self._beta = np.zeros(full.shape[1])
+        self._beta[self._active] = beta
+        if not self.thompson:
+            self._beta = self._beta_mean
         return self
 
     def qubo(self) -> QuadraticForm:
@@ -124,3 +137,8 @@ class BayesianQuadraticRegression(Surrogate):
         quadratic = {pair: float(b) for pair, b in zip(self._pairs, beta[d:], strict=True)}
         offset = self._mean - float(self._feature_mean @ beta)
         return linear, quadratic, offset
+
+
+def _cho_solve(L: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``A^-1 b`` given the lower Cholesky factor ``L`` of ``A``."""
+    return np.linalg.solve(L.T, np.linalg.solve(L, b))

@@ -1,0 +1,100 @@
+"""Ask/tell optimizers (QUBO, random, TPE) as the agent's per-cycle proposer."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from qtrain.config.schema import RunConfig
+from qtrain.history import TrialRecord
+from qtrain.hpo.proposer import Proposal
+from qtrain.hpo.space import SearchSpace
+
+#: Maps a finished trial to the value the optimizer minimises.
+Objective = Callable[[TrialRecord], float]
+
+
+class OptimizerProposer:
+    """Feeds finished trials to an ask/tell optimizer and asks it for each cycle's trials.
+
+    Run-scoped parameters (LoRA shape) are chosen in the first cycle only: from cycle 2 on
+    they are fixed to the incumbent's values. With ``exploit_incumbent`` and k >= 2 trials,
+    one trial per cycle repeats the incumbent's configuration (exploit: keep training the
+    way that worked); the optimizer's proposals for the others are distinct and untried
+    until the space is exhausted (explore: an untried configuration teaches the surrogate
+    more than a repeat).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        optimizer: Any,
+        space: SearchSpace,
+        objective: Objective,
+        incumbent: Callable[[], TrialRecord | None],
+        exploit_incumbent: bool = True,
+    ) -> None:
+        self.exploit_incumbent = exploit_incumbent
+        self.name = name
+        self.optimizer = optimizer
+        self.space = space
+        self.objective = objective
+        self.incumbent = incumbent
+        self._told: set[tuple[int, int]] = set()
+
+    def propose(self, n: int, history: list[TrialRecord], cycle: int) -> list[Proposal]:
+        """Tell the optimizer every new finished trial, then ask it for ``n`` proposals."""
+        for record in history:
+            if (record.cycle, record.trial) in self._told:
+                continue
+            self._told.add((record.cycle, record.trial))
+            value = self.objective(record)
+            params = {k: record.params[k] for k in self.space.names}
+            self.optimizer.tell(params, value if math.isfinite(value) else float("inf"))
+        incumbent = self.incumbent()
+        if (
+            cycle > 1
+            and incumbent is not None
+            and self.space.run_params
+            and not self.optimizer.fixed
+        ):
+            self.optimizer.fix({p.name: incumbent.params[p.name] for p in self.space.run_params})
+        exploit: list[Proposal] = []
+        if self.exploit_incumbent and cycle > 1 and incumbent is not None and n >= 2:
+            # One trial continues with the configuration that made the incumbent; the
+            # optimizer's untried proposals explore with the others.
+            params = {k: incumbent.params[k] for k in self.space.names}
+            meta = {"proposer": self.name, "source": "incumbent", "incumbent": incumbent.checkpoint}
+            exploit = [Proposal(params, meta)]
+        proposals = exploit + self.optimizer.ask_proposals(n - len(exploit))
+        for p in proposals:
+            p.metadata.setdefault("proposer", self.name)
+        return proposals
+
+
+def make_optimizer(config: RunConfig) -> tuple[str, Any, SearchSpace]:
+    """The ask/tell optimizer named by ``quantum.solver_type`` over ``search_space``."""
+    from qtrain.hpo.baselines import RandomSearch, TPESearch
+    from qtrain.hpo.optimizer import QuboOptimizer
+
+    q = config.quantum
+    space = SearchSpace.from_config(config.search_space)
+    if q.solver_type == "random":
+        return "random", RandomSearch(space, seed=q.seed), space
+    if q.solver_type == "optuna-tpe":
+        return "optuna-tpe", TPESearch(space, seed=q.seed), space
+    optimizer = QuboOptimizer(
+        space,
+        solver=q.solver_type,
+        seed=q.seed,
+        surrogate=q.surrogate,
+        n_initial=q.initial_design,
+        num_reads=q.num_reads,
+        fallback=tuple(q.fallback),
+        solver_options=q.solver_options,
+        timeout_s=q.timeout_s,
+        qubo_size_limit=q.qubo_size_limit,
+        encoding=q.encoding,
+    )
+    return f"qubo-{q.solver_type}", optimizer, space
