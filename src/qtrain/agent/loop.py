@@ -146,7 +146,7 @@ class QuantumTrainingAgent:
         self.cycle += 1
         start_checkpoint = self.incumbent.checkpoint if self.incumbent else None
         self.events.emit("cycle_start", cycle=self.cycle, incumbent=start_checkpoint)
-        proposals = self.quantum_optimize(self.history.completed())
+        proposals = self._keep_run_scoped(self.quantum_optimize(self.history.completed()))
         self.events.emit(
             "proposals",
             cycle=self.cycle,
@@ -258,6 +258,17 @@ class QuantumTrainingAgent:
         )
         self.events.emit("baseline", metrics=result.metrics)
         return result.metrics
+
+    def _keep_run_scoped(self, proposals: list[Proposal]) -> list[Proposal]:
+        """After cycle 1 the adapter's shape is fixed: run-scoped values follow the incumbent."""
+        if self.incumbent is None:
+            return proposals
+        run_scoped = [n for n, spec in self.config.search_space.items() if spec.scope == "run"]
+        for proposal in proposals:
+            for name in run_scoped:
+                if name in self.incumbent.params:
+                    proposal.params[name] = self.incumbent.params[name]
+        return proposals
 
     def _start_metrics(self, checkpoint: str | None) -> dict[str, float]:
         if checkpoint is None:

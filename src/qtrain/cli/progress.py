@@ -41,8 +41,9 @@ class RunProgress:
             self.progress.reset(self.trials, info=f"from {event['incumbent'] or 'base model'}")
             self.progress.update(self.cycles, info=f"cycle {event['cycle']}")
         elif kind == "trial_start":
-            params = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in event["params"].items())
-            self.progress.reset(self.steps, total=event["steps"], info=params)
+            self.progress.reset(
+                self.steps, total=event["steps"], info=format_params(event["params"])
+            )
         elif kind == "step":
             self.progress.update(
                 self.steps, completed=event["step"], info=f"loss {event['loss']:.4f}"
@@ -61,20 +62,43 @@ class RunProgress:
                 self.console.log(f"stopping: {event['reason']}")
 
 
+_SHORT_NAMES = {
+    "learning_rate": "lr",
+    "lr_scheduler": "sched",
+    "warmup_ratio": "warmup",
+    "weight_decay": "wd",
+    "batch_size": "bs",
+    "gradient_accumulation_steps": "accum",
+    "max_grad_norm": "clip",
+    "target_modules": "targets",
+}
+
+
+def format_params(params: dict[str, Any]) -> str:
+    """``lr=0.01 sched=linear r=16``: short names, compact numbers, for one-line display."""
+    parts = []
+    for key, value in params.items():
+        name = key.rsplit(".", 1)[-1]
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        parts.append(f"{_SHORT_NAMES.get(name, name)}={shown}")
+    return " ".join(parts)
+
+
 def summary_table(report: dict[str, Any]) -> Table:
     """The final table: one row per trial, the selected one marked."""
     table = Table(title=f"qtrain run {report['run_id']} — {report['status']}")
-    for col in ("cycle", "trial", "params", "steps", "eval_loss", "exact_match", ""):
-        table.add_column(col)
+    for col in ("cycle", "trial", "params", "source", "steps", "eval_loss", "exact_match", ""):
+        table.add_column(col, no_wrap=col != "params")
     best = report.get("best") or {}
     for cycle in report["cycles"]:
         for t in cycle["trials"]:
             m = t["metrics"]
-            mark = "★ best" if t["checkpoint"] == best.get("checkpoint") else ""
+            mark = "★" if t["checkpoint"] == best.get("checkpoint") else ""
             table.add_row(
                 str(cycle["cycle"]),
                 str(t["trial"]),
-                ", ".join(f"{k.split('.')[-1]}={v}" for k, v in t["params"].items()),
+                format_params(t["params"]),
+                str(t["proposal"].get("source", t["proposal"].get("proposer", ""))),
                 str(t["steps"]),
                 f"{m.get('eval_loss', float('nan')):.4f}",
                 f"{m.get('exact_match', float('nan')):.3f}",

@@ -172,7 +172,8 @@ class QuantumConfig(_Section):
         True, description="With >= 2 trials per cycle, one repeats the incumbent's settings"
     )
     solver_options: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Per-solver parameters, e.g. {sa: {num_sweeps: 500}}"
+        default_factory=dict,
+        description="Per-solver constructor options, e.g. {qaoa-sim: {max_variables: 16}}",
     )
     seed: int = 0
 
