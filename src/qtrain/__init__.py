@@ -23,4 +23,8 @@ def __getattr__(name: str) -> Any:
         from qtrain.agent import QuantumTrainingAgent
 
         return QuantumTrainingAgent
+    if name in ("hpo", "solvers"):
+        import importlib
+
+        return importlib.import_module(f"qtrain.{name}")
     raise AttributeError(f"module 'qtrain' has no attribute {name!r}")

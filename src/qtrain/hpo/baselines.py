@@ -9,6 +9,7 @@ optimizer rebuilt from a saved history proposes what the live one would have.
 
 from __future__ import annotations
 
+import abc
 import logging
 import math
 import warnings
@@ -26,7 +27,7 @@ Key = tuple[int, ...]
 ENUMERATION_LIMIT = 4096
 
 
-class AskTellOptimizer:
+class AskTellOptimizer(abc.ABC):
     """Base class: history, fixed parameters, distinctness and the exhausted-space fill.
 
     Args:
@@ -107,8 +108,9 @@ class AskTellOptimizer:
         return [(self.space.from_key(k), v) for k, v in self._told]
 
     # -- for subclasses -----------------------------------------------------------------
+    @abc.abstractmethod
     def _propose(self, n: int) -> tuple[list[Key], list[dict[str, Any]]]:
-        raise NotImplementedError
+        """Keys of ``n`` configurations to propose, and metadata for each."""
 
     def _rng(self, salt: int = 0) -> np.random.Generator:
         """A generator determined by the seed and the state of the history."""

@@ -209,11 +209,7 @@ class Encoding:
 
 
 def import_dimod() -> Any:
-    """``dimod``, or a one-line error naming the extra that installs it."""
-    try:
-        import dimod
-    except ImportError:  # pragma: no cover - depends on the environment
-        from qtrain.errors import MissingExtraError
+    """``dimod``, imported on first use (a core dependency, kept off ``import qtrain``)."""
+    import dimod
 
-        raise MissingExtraError("dimod", "quantum", "the QUBO optimizer") from None
     return dimod

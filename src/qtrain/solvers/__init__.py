@@ -12,13 +12,6 @@ Every sampler rejects unknown parameters with ``ConfigError`` and accepts ``num_
 
 from __future__ import annotations
 
-try:
-    import dimod  # noqa: F401
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    from qtrain.errors import MissingExtraError
-
-    raise MissingExtraError("dimod", "quantum", "The QUBO solvers (qtrain.solvers)") from exc
-
 from qtrain.solvers.base import QtrainSampler
 from qtrain.solvers.classical import SimulatedAnnealingSampler, TabuSampler
 from qtrain.solvers.composites import FallbackComposite, TrackingComposite

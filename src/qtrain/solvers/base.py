@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -74,9 +75,9 @@ class QtrainSampler(dimod.Sampler):
                 f"the problem has {bqm.num_variables}: use 'sa' or 'tabu', or a smaller problem"
             )
 
+    @abc.abstractmethod
     def _sample(self, bqm: dimod.BinaryQuadraticModel, **parameters: Any) -> dimod.SampleSet:
         """Sample ``bqm`` with already validated ``parameters``."""
-        raise NotImplementedError
 
 
 def with_defaults(parameters: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:

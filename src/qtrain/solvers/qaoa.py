@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import dimod
 import numpy as np
 
-from qtrain.errors import ConfigError, MissingExtraError
+from qtrain.errors import ConfigError
 from qtrain.solvers._statevector import (
     basis_energies,
     bits_of,
@@ -110,10 +110,8 @@ class QaoaSimSampler(QtrainSampler):
     @staticmethod
     def _optimise(cost: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray, int]:
         """The best angles for the normalised ``cost`` over all restarts, and the evaluations."""
-        try:
-            from scipy.optimize import minimize
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise MissingExtraError("scipy", "quantum", "The 'qaoa-sim' solver") from exc
+        from scipy.optimize import minimize
+
         layers = params["layers"]
 
         def objective(x: np.ndarray) -> float:

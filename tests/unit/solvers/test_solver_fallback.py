@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -45,8 +46,9 @@ class _TestSampler(dimod.Sampler):
         self.calls += 1
         return self._answer(bqm)
 
+    @abc.abstractmethod
     def _answer(self, bqm: dimod.BinaryQuadraticModel) -> dimod.SampleSet:
-        raise NotImplementedError
+        """The canned answer of this test sampler."""
 
 
 class Broken(_TestSampler):
