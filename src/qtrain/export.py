@@ -61,20 +61,25 @@ def _copy_all(checkpoint_dir: Path, out: Path) -> None:
 
 
 def _save_merged(checkpoint_dir: Path, out: Path, session: Any) -> None:
+    """Merge into a fresh 16-bit copy of the base, on CPU.
+
+    The training base may be 4-bit (qlora), which cannot be merged into or cast, and is
+    still in use; reloading the base unquantized keeps both problems away from it.
+    """
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
     dtype = (
         torch.float16
         if session.device == "cuda" and not torch.cuda.is_bf16_supported()
         else torch.bfloat16
     )
-    lora = session.config.model.lora
-    with session.trainable(lora, 0, checkpoint_dir) as peft_model:
-        merged = copy_merged(peft_model)
-    merged.to(dtype).save_pretrained(str(out), safe_serialization=True)
+    base = AutoModelForCausalLM.from_pretrained(
+        session.source.location,
+        dtype=dtype,
+        trust_remote_code=session.config.model.trust_remote_code,
+        **session.source.from_pretrained_kwargs(),
+    )
+    merged = PeftModel.from_pretrained(base, str(checkpoint_dir)).merge_and_unload()
+    merged.save_pretrained(str(out), safe_serialization=True)
     session.tokenizer.save_pretrained(str(out))
-
-
-def copy_merged(peft_model: Any) -> Any:
-    """A merged copy of a PEFT model, leaving the session's base model untouched."""
-    import copy
-
-    return copy.deepcopy(peft_model).merge_and_unload()

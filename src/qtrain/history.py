@@ -22,6 +22,7 @@ class TrialRecord:
     train: dict[str, float] = field(default_factory=dict)
     proposal: dict[str, Any] = field(default_factory=dict)
     status: str = "completed"
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""

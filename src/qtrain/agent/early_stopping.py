@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,7 +52,9 @@ class EarlyStopping:
     def update(self, cycle_best: float) -> StopDecision:
         """Feed the best selection-metric value of the cycle just finished."""
         self.cycles_seen += 1
-        if self.improves(cycle_best, self.best):
+        if not math.isfinite(cycle_best):
+            self.cycles_without_improvement += 1
+        elif self.improves(cycle_best, self.best):
             self.best = cycle_best
             self.cycles_without_improvement = 0
         else:

@@ -11,6 +11,7 @@ from qtrain.agent.early_stopping import EarlyStopping, StopDecision
 from qtrain.agent.report import build_report, render_markdown
 from qtrain.agent.selection import IncumbentSelector
 from qtrain.config.schema import RunConfig
+from qtrain.errors import QtrainError
 from qtrain.events import EventLog, Listener
 from qtrain.history import History, TrialRecord
 from qtrain.hpo.proposer import Proposal, Proposer
@@ -127,7 +128,8 @@ class QuantumTrainingAgent:
         frequency = self.config.quantum.optimization_frequency
         if self._last_proposals and (self.cycle - 1) % frequency != 0:
             return [
-                Proposal(p.params, {**p.metadata, "reused": True}) for p in self._last_proposals
+                Proposal(dict(p.params), {**p.metadata, "reused": True})
+                for p in self._last_proposals
             ]
         start = time.perf_counter()
         proposals = self.proposer.propose(k, history, self.cycle)
@@ -146,7 +148,7 @@ class QuantumTrainingAgent:
         self.cycle += 1
         start_checkpoint = self.incumbent.checkpoint if self.incumbent else None
         self.events.emit("cycle_start", cycle=self.cycle, incumbent=start_checkpoint)
-        proposals = self._keep_run_scoped(self.quantum_optimize(self.history.completed()))
+        proposals = self._keep_run_scoped(self.quantum_optimize(self.history.records))
         self.events.emit(
             "proposals",
             cycle=self.cycle,
@@ -165,16 +167,34 @@ class QuantumTrainingAgent:
                 start_checkpoint=start_checkpoint,
             )
             callback = EventCallback(self.events, self.cycle, index, steps)
-            record = run_trial(
-                spec,
-                self.session,
-                self.data.train,
-                self.data.eval,
-                self.config,
-                self.store,
-                [callback],
-                proposal.metadata,
-            )
+            try:
+                record = run_trial(
+                    spec,
+                    self.session,
+                    self.data.train,
+                    self.data.eval,
+                    self.config,
+                    self.store,
+                    [callback],
+                    proposal.metadata,
+                )
+            except (KeyboardInterrupt, QtrainError):
+                raise
+            except Exception as exc:  # one bad proposal (e.g. OOM) must not end the run
+                error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+                record = TrialRecord(
+                    self.cycle,
+                    index,
+                    proposal.params,
+                    start_checkpoint,
+                    None,
+                    0,
+                    {},
+                    proposal=proposal.metadata,
+                    status="failed",
+                    error=error,
+                )
+                self.events.emit("trial_failed", cycle=self.cycle, trial=index, error=error)
             self.history.add(record)
             trials.append(record)
             self.events.emit(
@@ -186,7 +206,9 @@ class QuantumTrainingAgent:
                 train=record.train,
             )
         cycle_best = self.selector.best(trials)
-        assert cycle_best is not None
+        if cycle_best is None:
+            errors = "; ".join(f"trial {t.trial}: {t.error}" for t in trials)
+            raise QtrainError(f"every trial of cycle {self.cycle} failed ({errors})")
         if self.selector.better(cycle_best, self.incumbent):
             self.incumbent = cycle_best
             self.store.set_pointer("incumbent", cycle_best.checkpoint)
@@ -224,9 +246,9 @@ class QuantumTrainingAgent:
 
     def run(self) -> dict[str, Any]:
         """Cycle until early stopping fires, export the best checkpoint, write the reports."""
-        run_dir = self.initialize_training()
         status = "failed"
         try:
+            self.initialize_training()
             while True:
                 result = self.train_step()
                 if result.decision.stop:
@@ -241,11 +263,15 @@ class QuantumTrainingAgent:
             self.stopped_because = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            report = self._write_report(status, locals().get("exports", {}))
-            self.events.emit(
-                "run_end", status=status, stopped_because=self.stopped_because, run_dir=run_dir.root
-            )
-            self.events.close()
+            if self.run_dir is not None:  # set up far enough to have somewhere to report
+                report = self._write_report(status, locals().get("exports", {}))
+                self.events.emit(
+                    "run_end",
+                    status=status,
+                    stopped_because=self.stopped_because,
+                    run_dir=self.run_dir.root,
+                )
+                self.events.close()
         return report
 
     # -- helpers -------------------------------------------------------------------------
@@ -263,12 +289,12 @@ class QuantumTrainingAgent:
         """After cycle 1 the adapter's shape is fixed: run-scoped values follow the incumbent."""
         if self.incumbent is None:
             return proposals
-        run_scoped = [n for n, spec in self.config.search_space.items() if spec.scope == "run"]
-        for proposal in proposals:
-            for name in run_scoped:
-                if name in self.incumbent.params:
-                    proposal.params[name] = self.incumbent.params[name]
-        return proposals
+        run_scoped = {
+            n: self.incumbent.params[n]
+            for n, spec in self.config.search_space.items()
+            if spec.scope == "run" and n in self.incumbent.params
+        }
+        return [Proposal({**p.params, **run_scoped}, p.metadata) for p in proposals]
 
     def _start_metrics(self, checkpoint: str | None) -> dict[str, float]:
         if checkpoint is None:

@@ -24,6 +24,7 @@ def build_report(
             {
                 "trial": record.trial,
                 "status": record.status,
+                "error": record.error,
                 "params": record.params,
                 "start_checkpoint": record.start_checkpoint,
                 "checkpoint": record.checkpoint,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Literal
 
@@ -19,6 +20,8 @@ class IncumbentSelector:
         """Sort key where smaller is better."""
         value = record.metrics[self.metric]
         signed = value if self.direction == "min" else -value
+        if not math.isfinite(signed):  # a diverged trial ranks below every finite one
+            signed = math.inf
         return (signed, record.metrics.get("eval_loss", 0.0), record.cycle, record.trial)
 
     def best(self, records: Iterable[TrialRecord]) -> TrialRecord | None:

@@ -84,9 +84,7 @@ def schema() -> None:
 @app.command()
 def evaluate(
     checkpoint: Annotated[Path, typer.Argument(help="A checkpoint folder (with trial.json)")],
-    data: Annotated[
-        str | None, typer.Option(help="Data to evaluate on (default: the run's)")
-    ] = None,
+    data: Annotated[str | None, typer.Option(help="Other data: its held-out split is used")] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write metrics JSON")
     ] = None,
@@ -100,6 +98,7 @@ def evaluate(
     for sample in result.samples[:3]:
         out.print(f"  {sample['reference']!r} <- {sample['prediction']!r}")
     if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(
             json.dumps({"metrics": result.metrics, "samples": result.samples}, indent=2) + "\n",
             encoding="utf-8",

@@ -61,7 +61,9 @@ def verify(
 @app.command()
 def prune(
     run_dir: Annotated[Path, typer.Argument(help="A run directory")],
-    keep_last: Annotated[int, typer.Option(help="Checkpoints kept besides pointer targets")] = 2,
+    keep_last: Annotated[
+        int, typer.Option(min=0, help="Checkpoints kept besides pointer targets")
+    ] = 2,
     dry_run: Annotated[bool, typer.Option(help="Only print what would be deleted")] = False,
 ) -> None:
     """Delete checkpoints except pointer targets and the last N."""

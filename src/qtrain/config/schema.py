@@ -76,6 +76,9 @@ class TrainingConfig(_Section):
     lr_scheduler: Literal["constant", "linear", "cosine", "constant_with_warmup"] = "constant"
     optimizer: Literal["adamw_torch", "adamw_8bit", "sgd"] = "adamw_torch"
     max_grad_norm: float = Field(1.0, gt=0.0)
+    gradient_checkpointing: bool = Field(
+        False, description="Trade compute for memory (large models on small GPUs); off on CPU"
+    )
     seed: int = 0
     logging_steps: int = Field(10, ge=1)
 
@@ -224,6 +227,23 @@ class RunConfig(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
 
+    @model_validator(mode="after")
+    def _metrics_exist(self) -> RunConfig:
+        from qtrain.errors import ConfigError
+        from qtrain.evaluation.metrics import get_metric
+
+        try:
+            get_metric(self.evaluation.metric)  # unknown names fail here, not after loading
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        selection = self.evaluation.selection_metric
+        if selection not in ("eval_loss", "perplexity", self.evaluation.metric):
+            raise ValueError(
+                f"evaluation.selection_metric '{selection}' is not computed: use eval_loss, "
+                f"perplexity or the task metric '{self.evaluation.metric}'"
+            )
+        return self
+
     @field_validator("search_space")
     @classmethod
     def _known_parameters(cls, space: dict[str, ParameterSpec]) -> dict[str, ParameterSpec]:
@@ -238,7 +258,9 @@ class RunConfig(_Section):
                     f"choose from {', '.join(TUNABLE_PARAMETERS)}"
                 )
             if TUNABLE_PARAMETERS[name] == "run" and spec.scope == "cycle":
-                raise ValueError(f"'{name}' changes the adapter's shape: its scope must be 'run'")
+                raise ValueError(f"'{name}' is fixed once training starts: its scope must be 'run'")
+            for i, value in enumerate(spec.values):
+                _check_level(name, i, value)
         return space
 
     @model_validator(mode="after")
@@ -258,6 +280,21 @@ class RunConfig(_Section):
     def output_path(self) -> Path:
         """The folder under which run directories are created."""
         return Path(self.runtime.output_dir)
+
+
+def _check_level(name: str, index: int, value: Any) -> None:
+    """Validate one search-space level against the config field it will set."""
+    from pydantic import ValidationError
+
+    *sections, field = name.split(".")
+    model: type[BaseModel] = RunConfig
+    for section in sections:
+        model = model.model_fields[section].annotation  # type: ignore[assignment]
+    try:
+        model.model_validate({field: value})
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ValueError(f"'{name}' level {index} ({value!r}): {reason}") from None
 
 
 #: Hyperparameters a search space may tune, as dotted config paths, with their natural scope:

@@ -69,7 +69,7 @@ class OptimizerProposer:
             exploit = [Proposal(params, meta)]
         proposals = exploit + self.optimizer.ask_proposals(n - len(exploit))
         for p in proposals:
-            p.metadata.setdefault("proposer", self.name)
+            p.metadata["proposer"] = self.name
         return proposals
 
 
@@ -83,7 +83,9 @@ def make_optimizer(config: RunConfig) -> tuple[str, Any, SearchSpace]:
     if q.solver_type == "random":
         return "random", RandomSearch(space, seed=q.seed), space
     if q.solver_type == "optuna-tpe":
-        return "optuna-tpe", TPESearch(space, seed=q.seed), space
+        # TPE leaves random start-up after as many results as the QUBO optimizer's design.
+        startup = q.initial_design or max(2, min(10, len(space) + 1))
+        return "optuna-tpe", TPESearch(space, seed=q.seed, n_startup_trials=startup), space
     optimizer = QuboOptimizer(
         space,
         solver=q.solver_type,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from qtrain.config.schema import TrainingConfig
 
 
@@ -32,6 +34,7 @@ def build_sft_config(
     output_dir: Path,
     device: str,
     data_seed: int,
+    dtype: Any = None,
 ) -> Any:
     """The SFTConfig of one trial: no saving or evaluation inside TRL, nothing reported online."""
     from trl import SFTConfig
@@ -55,9 +58,10 @@ def build_sft_config(
         report_to="none",
         disable_tqdm=True,
         use_cpu=device == "cpu",
-        bf16=False,
-        fp16=False,
-        gradient_checkpointing=False,
+        # mixed precision follows the weights' dtype on a GPU; plain fp32 on CPU
+        bf16=device == "cuda" and dtype == torch.bfloat16,
+        fp16=device == "cuda" and dtype == torch.float16,
+        gradient_checkpointing=training.gradient_checkpointing,
         dataloader_num_workers=0,
         max_length=training.max_length,
         packing=False,

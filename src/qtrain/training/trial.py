@@ -48,7 +48,12 @@ def run_trial(
     # Trials of one cycle share a data order (common random numbers); cycles differ.
     data_seed = effective.training.seed * 1000 + spec.cycle
     sft_config = build_sft_config(
-        effective.training, spec.steps, staging / "_trainer", session.device, data_seed
+        effective.training,
+        spec.steps,
+        staging / "_trainer",
+        session.device,
+        data_seed,
+        session.dtype,
     )
     with session.trainable(effective.model.lora, effective.training.seed, init_from) as model:
         summary = train_model(model, session.tokenizer, train_rows, sft_config, callbacks)
