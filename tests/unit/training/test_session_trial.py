@@ -72,3 +72,27 @@ def test_trial_commits_checkpoint_and_resumes_from_it(session: ModelSession, tmp
     )
     assert second.start_checkpoint == "c001-t00"
     assert [c.name for c in store.list()] == ["c001-t00", "c002-t00"]
+
+
+def test_trainable_from_checkpoint_starts_from_its_weights(session: ModelSession, tmp_path) -> None:
+    from safetensors.torch import load_file
+
+    lora = session.config.model.lora
+    with session.trainable(lora, seed=1, init_from=None) as model:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if "lora_B" in name:
+                    p.normal_()
+        model.save_pretrained(str(tmp_path / "adapter"))
+    saved = load_file(str(tmp_path / "adapter" / "adapter_model.safetensors"))
+    with session.trainable(lora, seed=2, init_from=tmp_path / "adapter") as model:
+        loaded = {k: v for k, v in model.state_dict().items() if "lora_" in k}
+        assert all(p.requires_grad for n, p in model.named_parameters() if "lora_" in n)
+    assert len(loaded) == len(saved)
+    for key, value in saved.items():
+        match = [
+            v
+            for k, v in loaded.items()
+            if k.replace(".default", "").endswith(key.split("base_model.model.", 1)[-1])
+        ]
+        assert match and torch.equal(match[0], value), key
