@@ -84,24 +84,28 @@ def format_params(params: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+_SOURCES = {"initial_design": "initial", "incumbent": "exploit"}
+
+
 def summary_table(report: dict[str, Any]) -> Table:
-    """The final table: one row per trial, the selected one marked."""
+    """The final table: one row per trial (the selected one starred), params last."""
     table = Table(title=f"qtrain run {report['run_id']} — {report['status']}")
-    for col in ("cycle", "trial", "params", "source", "steps", "eval_loss", "exact_match", ""):
-        table.add_column(col, no_wrap=col != "params")
+    for col in ("cycle", "trial", "steps", "eval_loss", "EM", "from"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("params", ratio=1)
     best = report.get("best") or {}
     for cycle in report["cycles"]:
         for t in cycle["trials"]:
             m = t["metrics"]
-            mark = "★" if t["checkpoint"] == best.get("checkpoint") else ""
+            star = " ★" if t["checkpoint"] == best.get("checkpoint") else ""
+            source = t["proposal"].get("source", t["proposal"].get("proposer", ""))
             table.add_row(
                 str(cycle["cycle"]),
-                str(t["trial"]),
-                format_params(t["params"]),
-                str(t["proposal"].get("source", t["proposal"].get("proposer", ""))),
+                f"{t['trial']}{star}",
                 str(t["steps"]),
                 f"{m.get('eval_loss', float('nan')):.4f}",
                 f"{m.get('exact_match', float('nan')):.3f}",
-                mark,
+                _SOURCES.get(source, source),
+                format_params(t["params"]) if t["status"] == "completed" else t["status"],
             )
     return table
