@@ -138,12 +138,6 @@ class ParameterSpec(_Section):
         return self
 
 
-#: Proposers selectable as ``quantum.solver_type``: the QUBO solvers, plus the baselines
-#: ``fixed`` (the configured hyperparameters), ``random`` and ``optuna-tpe``.
-QUBO_SOLVERS = ("sa", "tabu", "exact", "qaoa-sim")
-BASELINE_PROPOSERS = ("fixed", "random", "optuna-tpe")
-
-
 class QuantumConfig(_Section):
     """How the next hyperparameters are proposed (the QUBO optimizer or a baseline)."""
 
@@ -179,11 +173,6 @@ class QuantumConfig(_Section):
         description="Per-solver constructor options, e.g. {qaoa-sim: {max_variables: 16}}",
     )
     seed: int = 0
-
-    @property
-    def uses_qubo(self) -> bool:
-        """Whether the proposer is the QUBO optimizer (rather than a baseline)."""
-        return self.solver_type in QUBO_SOLVERS
 
 
 class EarlyStoppingConfig(_Section):

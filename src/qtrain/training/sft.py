@@ -20,7 +20,6 @@ class TrainSummary:
     train_loss: float
     tokens: int
     wall_seconds: float
-    stopped_early: bool
 
     @property
     def tokens_per_second(self) -> float:
@@ -107,5 +106,4 @@ def train_model(
         train_loss=float(output.training_loss),
         tokens=int(getattr(state, "num_input_tokens_seen", 0) or 0),
         wall_seconds=wall,
-        stopped_early=state.global_step < sft_config.max_steps,
     )

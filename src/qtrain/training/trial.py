@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def run_trial(
     with session.trainable(effective.model.lora, effective.training.seed, init_from) as model:
         summary = train_model(model, session.tokenizer, train_rows, sft_config, callbacks)
         result = evaluate_model(model, session.tokenizer, eval_rows, effective.evaluation)
-        _remove_tree(staging / "_trainer")
+        shutil.rmtree(staging / "_trainer", ignore_errors=True)
         model.save_pretrained(str(staging), safe_serialization=True)
     session.tokenizer.save_pretrained(str(staging))
     train_metrics = {
@@ -98,9 +99,3 @@ def run_trial(
 
 def _write_json(path: Path, payload: Any) -> None:
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
