@@ -69,11 +69,13 @@ class QuantumTrainingAgent:
         if self.run_dir is not None:
             return self.run_dir
         from qtrain.checkpoints import LocalCheckpointStore, RetentionPolicy
-        from qtrain.data import prepare_dataset, save_prepared
+        from qtrain.data import prepare_dataset, save_prepared, validate_data
         from qtrain.hpo import make_proposer
         from qtrain.training.session import ModelSession
 
         self._started = time.perf_counter()
+        # Bad rows fail here, in seconds, before a large model loads or a run directory exists.
+        validated = validate_data(self.config.data)
         self.run_dir = create_run_directory(self.config)
         self.events = EventLog(self.run_dir.events_file)
         for listener in self._listeners:
@@ -88,7 +90,7 @@ class QuantumTrainingAgent:
             device=self.session.device,
         )
         self.data = prepare_dataset(
-            self.config.data, self.session.tokenizer, self.config.training.max_length
+            self.config.data, self.session.tokenizer, self.config.training.max_length, validated
         )
         save_prepared(self.data, self.run_dir.data_dir)
         self.events.emit("data_ready", report=self.data.report)

@@ -15,6 +15,7 @@ from qtrain.data.preprocess import (
     prepare_dataset,
     save_prepared,
     split_examples,
+    validate_data,
 )
 from qtrain.data.validation import Example, ValidationResult, validate_rows
 
@@ -36,5 +37,6 @@ __all__ = [
     "save_prepared",
     "split_examples",
     "tokenize_conversation",
+    "validate_data",
     "validate_rows",
 ]

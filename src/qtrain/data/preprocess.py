@@ -20,7 +20,7 @@ from typing import Any
 from qtrain.config.schema import DataConfig
 from qtrain.data.chat import check_chat_tokens, prompt_ids, tokenize_conversation
 from qtrain.data.formats import load_records, resolve_data_path
-from qtrain.data.validation import Example, validate_rows
+from qtrain.data.validation import Example, ValidationResult, validate_rows
 from qtrain.errors import DataError
 
 TRAIN_FILE = "train.jsonl"
@@ -52,17 +52,30 @@ class PreparedData:
         return digest.hexdigest()
 
 
-def prepare_dataset(data_cfg: DataConfig, tokenizer: Any, max_length: int) -> PreparedData:
-    """Load, validate, split and tokenise ``data_cfg.path`` for training at ``max_length``."""
-    check_chat_tokens(tokenizer)
-    source = resolve_data_path(data_cfg.path)
-    validated = validate_rows(
+def validate_data(data_cfg: DataConfig) -> ValidationResult:
+    """Load and validate ``data_cfg.path`` (no tokenizer needed: run it before loading a model)."""
+    return validate_rows(
         load_records(data_cfg.path),
-        source=str(source),
+        source=str(resolve_data_path(data_cfg.path)),
         data_format=data_cfg.format,
         bad_rows=data_cfg.bad_rows,
         system_prompt=data_cfg.system_prompt,
     )
+
+
+def prepare_dataset(
+    data_cfg: DataConfig,
+    tokenizer: Any,
+    max_length: int,
+    validated: ValidationResult | None = None,
+) -> PreparedData:
+    """Load, validate, split and tokenise ``data_cfg.path`` for training at ``max_length``.
+
+    Pass ``validated`` (from :func:`validate_data`) to skip reading and validating again.
+    """
+    check_chat_tokens(tokenizer)
+    source = resolve_data_path(data_cfg.path)
+    validated = validated if validated is not None else validate_data(data_cfg)
     examples = validated.examples[: data_cfg.max_rows]
     train_examples, eval_examples = split_examples(
         examples, data_cfg.eval_size, data_cfg.split_seed, str(source)
