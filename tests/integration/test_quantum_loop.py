@@ -1,5 +1,6 @@
 """The QUBO optimizer and the baselines as the agent's proposer, end to end on CPU."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -79,5 +80,18 @@ def test_optimization_frequency_reuses_proposals(tiny_overrides: list[str]) -> N
         ]
     )
     trials = _trials(report)
-    assert [t["params"] for t in trials[:2]] == [t["params"] for t in trials[2:]]
-    assert all(t["proposal"].get("reused") for t in trials[2:])
+    first, second = trials[:2], trials[2:]
+    assert all(t["proposal"].get("reused") for t in second)
+    assert not any(t["proposal"].get("reused") for t in first)
+    incumbent_r = min(first, key=lambda t: t["metrics"]["eval_loss"])["params"]["model.lora.r"]
+    for old, new in zip(first, second, strict=True):
+        cycle_scoped = {k: v for k, v in old["params"].items() if k != "model.lora.r"}
+        assert {k: new["params"][k] for k in cycle_scoped} == cycle_scoped
+        assert new["params"]["model.lora.r"] == incumbent_r  # the adapter's shape is fixed
+    # the history on disk still says what cycle 1 really trained
+    history = [
+        json.loads(line)
+        for line in (Path(report["run_dir"]) / "history.jsonl").read_text().splitlines()
+    ]
+    assert [h["params"] for h in history[:2]] == [t["params"] for t in first]
+    assert len({h["params"]["model.lora.r"] for h in history[:2]}) == 2
