@@ -116,7 +116,10 @@ METHODS: dict[str, Callable[[SearchSpace, int], AskTellOptimizer]] = {
         space, solver="sa", seed=seed, surrogate="bocs"
     ),
     "random": lambda space, seed: RandomSearch(space, seed=seed),
-    "tpe": lambda space, seed: TPESearch(space, seed=seed),
+    # same random start-up budget as the QUBO optimizer's initial design
+    "tpe": lambda space, seed: TPESearch(
+        space, seed=seed, n_startup_trials=max(2, min(10, len(space) + 1))
+    ),
 }
 
 
