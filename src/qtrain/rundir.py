@@ -13,6 +13,7 @@ import yaml
 
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError
+from qtrain.fsio import write_atomic
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,4 @@ def create_run_directory(config: RunConfig) -> RunDirectory:
 
 def write_json_atomic(path: Path, payload: Any) -> None:
     """Write JSON through a temp file and rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(payload, indent=2, default=str) + "\n").encode("utf-8"))

@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from qtrain.checkpoints._fs import fsync_dir, fsync_tree, remove_tree, write_atomic
 from qtrain.checkpoints.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -43,6 +42,7 @@ from qtrain.checkpoints.store import (
     check_pointer,
 )
 from qtrain.errors import CheckpointError
+from qtrain.fsio import fsync_dir, fsync_tree, remove_tree, write_atomic
 
 _log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from qtrain.data.chat import check_chat_tokens, prompt_ids, tokenize_conversatio
 from qtrain.data.formats import load_records, resolve_data_path
 from qtrain.data.validation import Example, ValidationResult, validate_rows
 from qtrain.errors import DataError
+from qtrain.fsio import write_atomic
 
 TRAIN_FILE = "train.jsonl"
 EVAL_FILE = "eval.jsonl"
@@ -158,9 +158,11 @@ def save_prepared(prepared: PreparedData, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     report = {**prepared.report, "fingerprint": prepared.fingerprint}
-    _write_atomic(folder / TRAIN_FILE, "".join(_json_line(r) for r in prepared.train))
-    _write_atomic(folder / EVAL_FILE, "".join(_json_line(r) for r in prepared.eval))
-    _write_atomic(folder / REPORT_FILE, json.dumps(report, indent=2, sort_keys=True) + "\n")
+    write_atomic(folder / TRAIN_FILE, "".join(_json_line(r) for r in prepared.train).encode())
+    write_atomic(folder / EVAL_FILE, "".join(_json_line(r) for r in prepared.eval).encode())
+    write_atomic(
+        folder / REPORT_FILE, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
+    )
     return folder
 
 
@@ -222,10 +224,3 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                     f"{path} line {number} is not valid JSON ({exc.msg}); run preprocessing again"
                 ) from None
     return rows
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    # A reader (another pipeline step) never sees a half-written file.
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-import qtrain.checkpoints._fs as fs
 import qtrain.checkpoints.local as local
+import qtrain.fsio as fs
 from qtrain.checkpoints import MANIFEST_NAME, LocalCheckpointStore
 from qtrain.errors import CheckpointError
 
