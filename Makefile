@@ -4,9 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # torch is pinned to the CPU build first so nothing later can pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
-EXTRAS ?= dev,tpe
+EXTRAS ?= dev,tpe,kfp,azure
 
-.PHONY: setup setup-unsloth-cpu demo test test-fast lint format assets clean
+.PHONY: setup setup-unsloth-cpu setup-azurite demo test test-fast lint format assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,17 @@ setup-unsloth-cpu: setup
 	$(BIN)/pip install -q --no-deps "unsloth==2026.10.9" "unsloth_zoo==2026.10.9"
 	$(BIN)/pip install -q protobuf sentencepiece
 
+# Azurite (Azure Storage emulator) for the Azure tests; 3.35.0 is the last release for Node 20.
+AZURITE := .tools/azurite/node_modules/.bin/azurite-blob
+$(AZURITE):
+	npm install --silent --no-audit --no-fund --prefix .tools/azurite azurite@3.35.0
+
+setup-azurite: $(AZURITE)
+
 demo: setup
 	$(BIN)/qtrain run
 
-test: setup setup-unsloth-cpu
+test: setup setup-unsloth-cpu setup-azurite
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/python -m pytest -q
 

@@ -51,3 +51,12 @@ def tiny_config(tiny_overrides: list[str]):
     from qtrain.config import load_config
 
     return load_config(None, tiny_overrides)
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """A running Azurite blob service on 127.0.0.1 for the whole session (see support/azurite)."""
+    from support.azurite import running_azurite
+
+    with running_azurite() as server:
+        yield server

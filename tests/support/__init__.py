@@ -1,0 +1,1 @@
+"""Local stand-ins for remote services (Azurite, fake Azure Quantum, fake KFP API)."""
