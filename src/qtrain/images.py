@@ -1,0 +1,30 @@
+"""Container images for the Kubeflow components, named in one place.
+
+Both images are tagged with the package version, so a pipeline compiled by qtrain X.Y.Z runs
+the steps of qtrain X.Y.Z. ``QTRAIN_IMAGE_REGISTRY`` moves them to a private registry.
+"""
+
+from __future__ import annotations
+
+import os
+
+from qtrain import __version__
+
+DEFAULT_REGISTRY = "ghcr.io/qtrain"
+BASE_IMAGE_NAME = "qtrain-base"
+TRAIN_IMAGE_NAME = "qtrain-train"
+
+
+def image_registry() -> str:
+    """The registry prefix: ``$QTRAIN_IMAGE_REGISTRY`` or ``ghcr.io/qtrain``."""
+    return os.environ.get("QTRAIN_IMAGE_REGISTRY", DEFAULT_REGISTRY).rstrip("/")
+
+
+def base_image(registry: str | None = None) -> str:
+    """CPU image (qtrain + kfp + azure extras) for every step except training."""
+    return f"{registry or image_registry()}/{BASE_IMAGE_NAME}:{__version__}"
+
+
+def train_image(registry: str | None = None) -> str:
+    """CUDA image (qtrain + unsloth + bitsandbytes) for the train step."""
+    return f"{registry or image_registry()}/{TRAIN_IMAGE_NAME}:{__version__}"
