@@ -15,10 +15,12 @@ Listener = Callable[[dict[str, Any]], None]
 class EventLog:
     """Appends events to a JSONL file (flushed per event) and forwards them to listeners."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
+        self._file = None
+        if path is not None:  # None: listeners only (e.g. replaying decisions, nothing to keep)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("a", encoding="utf-8")
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
 
@@ -30,9 +32,10 @@ class EventLog:
         """Record one event; values must be JSON-serialisable."""
         event = {"ts": round(time.time(), 3), "type": event_type, **fields}
         line = json.dumps(event, default=_jsonable, sort_keys=False)
-        with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()
+        if self._file is not None:
+            with self._lock:
+                self._file.write(line + "\n")
+                self._file.flush()
         # Listeners see exactly what the file holds (paths as strings, numpy scalars as numbers).
         recorded = json.loads(line)
         for listener in self._listeners:
@@ -41,7 +44,8 @@ class EventLog:
 
     def close(self) -> None:
         """Close the file; later emits are an error."""
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

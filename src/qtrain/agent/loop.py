@@ -70,7 +70,6 @@ class QuantumTrainingAgent:
             return self.run_dir
         from qtrain.checkpoints import LocalCheckpointStore, RetentionPolicy
         from qtrain.data import prepare_dataset, save_prepared, validate_data
-        from qtrain.hpo import make_proposer
         from qtrain.training.session import ModelSession
 
         self._started = time.perf_counter()
@@ -96,11 +95,25 @@ class QuantumTrainingAgent:
         self.events.emit("data_ready", report=self.data.report)
         self.store = LocalCheckpointStore(self.run_dir.checkpoints)
         self.retention = RetentionPolicy(keep_last=self.config.storage.keep_last)
+        self.prepare_decisions(self._evaluate_base_model())
+        return self.run_dir
+
+    def prepare_decisions(self, baseline: dict[str, float]) -> None:
+        """Set up what the loop decides with (proposer, objective baseline), not the model.
+
+        ``initialize_training`` calls this after evaluating the base model; the stateless
+        pipeline steps call it with the recorded baseline and then :meth:`replay`.
+        """
+        from qtrain.hpo import make_proposer
+
+        self.baseline = baseline
+        if not hasattr(self, "events"):
+            self.events = EventLog(None)
+        if not hasattr(self, "store"):
+            self.store = None
         self.proposer = self._proposer or make_proposer(
             self.config, objective=self.objective, incumbent=lambda: self.incumbent
         )
-        self.baseline = self._evaluate_base_model()
-        return self.run_dir
 
     def objective(self, record: TrialRecord) -> float:
         """What the optimizer minimises for a finished trial.
@@ -147,15 +160,8 @@ class QuantumTrainingAgent:
         from qtrain.training.trial import TrialSpec, run_trial
 
         self.initialize_training()
-        self.cycle += 1
-        start_checkpoint = self.incumbent.checkpoint if self.incumbent else None
-        self.events.emit("cycle_start", cycle=self.cycle, incumbent=start_checkpoint)
-        proposals = self._keep_run_scoped(self.quantum_optimize(self.history.records))
-        self.events.emit(
-            "proposals",
-            cycle=self.cycle,
-            proposals=[{"params": p.params, "metadata": p.metadata} for p in proposals],
-        )
+        proposals = self.plan_cycle()
+        start_checkpoint = self.start_checkpoint
         steps = self.config.training.steps_per_cycle
         trials: list[TrialRecord] = []
         for index, proposal in enumerate(proposals):
@@ -207,14 +213,41 @@ class QuantumTrainingAgent:
                 metrics=record.metrics,
                 train=record.train,
             )
+        return self.conclude_cycle(trials, proposals)
+
+    @property
+    def start_checkpoint(self) -> str | None:
+        """The checkpoint this cycle's trials start from: the incumbent (None: the base model)."""
+        return self.incumbent.checkpoint if self.incumbent else None
+
+    def plan_cycle(self) -> list[Proposal]:
+        """Open the next cycle and return its k proposals (run-scoped values kept fixed)."""
+        self.cycle += 1
+        self.events.emit("cycle_start", cycle=self.cycle, incumbent=self.start_checkpoint)
+        proposals = self._keep_run_scoped(self.quantum_optimize(self.history.records))
+        self.events.emit(
+            "proposals",
+            cycle=self.cycle,
+            proposals=[{"params": p.params, "metadata": p.metadata} for p in proposals],
+        )
+        return proposals
+
+    def conclude_cycle(
+        self, trials: list[TrialRecord], proposals: list[Proposal] | None = None
+    ) -> CycleResult:
+        """Select the incumbent from the cycle's finished trials and decide whether to stop.
+
+        The trials must already be in ``self.history``.
+        """
         cycle_best = self.selector.best(trials)
         if cycle_best is None:
             errors = "; ".join(f"trial {t.trial}: {t.error}" for t in trials)
             raise QtrainError(f"every trial of cycle {self.cycle} failed ({errors})")
         if self.selector.better(cycle_best, self.incumbent):
             self.incumbent = cycle_best
-            self.store.set_pointer("incumbent", cycle_best.checkpoint)
-            self.store.set_pointer("best", cycle_best.checkpoint)
+            if self.store is not None:
+                self.store.set_pointer("incumbent", cycle_best.checkpoint)
+                self.store.set_pointer("best", cycle_best.checkpoint)
         self.events.emit(
             "selection",
             cycle=self.cycle,
@@ -224,11 +257,30 @@ class QuantumTrainingAgent:
             value=self.incumbent.metrics[self.selector.metric] if self.incumbent else None,
         )
         decision = self.early_stopping.update(cycle_best.metrics[self.selector.metric])
-        deleted = self.retention.apply(self.store)
-        if deleted:
-            self.events.emit("retention", deleted=deleted)
+        if self.store is not None:
+            deleted = self.retention.apply(self.store)
+            if deleted:
+                self.events.emit("retention", deleted=deleted)
         self.events.emit("cycle_end", cycle=self.cycle, stop=decision.stop, reason=decision.reason)
-        return CycleResult(self.cycle, trials, self.incumbent, decision, proposals)
+        return CycleResult(self.cycle, trials, self.incumbent, decision, list(proposals or []))
+
+    def replay(self, records: list[TrialRecord]) -> CycleResult | None:
+        """Re-make the decisions of finished cycles from their records, without training.
+
+        Proposer, incumbent and early stopping end in the state they had after the last
+        recorded cycle, because they are asked and told exactly what they were then. Call
+        after :meth:`prepare_decisions`; returns the last cycle's result (None: no cycle).
+        """
+        result = None
+        for cycle in sorted({r.cycle for r in records}):
+            proposals = self.plan_cycle()
+            if cycle != self.cycle:
+                raise QtrainError(f"history skips cycle {self.cycle}: cannot replay it")
+            trials = [r for r in records if r.cycle == cycle]
+            for record in trials:
+                self.history.add(record)
+            result = self.conclude_cycle(trials, proposals)
+        return result
 
     def evaluate(self, checkpoint: str | None = None) -> dict[str, float]:
         """Re-evaluate a committed checkpoint (default: the incumbent) on the held-out rows."""
