@@ -27,6 +27,10 @@ def _add_subcommands() -> None:
 
     app.add_typer(checkpoints_app, name="checkpoints")
 
+    from qtrain.cli.kfp_commands import register_kfp_commands
+
+    register_kfp_commands(app)
+
 
 def _split_config_and_overrides(args: list[str]) -> tuple[str | None, list[str]]:
     if args and "=" not in args[0]:

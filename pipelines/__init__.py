@@ -1,0 +1,1 @@
+"""The qtrain KFP pipeline and its client (imports kfp)."""

@@ -1,0 +1,503 @@
+"""Submit and schedule the qtrain pipeline on a Kubeflow Pipelines API with the real ``kfp.Client``.
+
+Everything a user can get wrong (``--host``, credentials, ``--cron``, ``--experiment``) or a
+server can refuse ends as one :class:`KfpApiError` line. The stock client's habits that hurt a
+CLI are contained here: its health check retries 5 times with 5 s sleeps, it prints links to
+stdout and warns on every construction, it silently turns a host without a scheme into
+``https://``, and its wait loop never ends on CANCELED and reaches for GCP credentials on a 401.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import kfp
+import kfp_server_api
+import urllib3
+from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
+from kfp.client.token_credentials_base import TokenCredentialsBase
+
+from pipelines.training_pipeline import PIPELINE_NAME, compile_pipeline
+from qtrain import RunConfig, __version__
+from qtrain.errors import QtrainError
+
+PARAMETER = "config_json"
+DEFAULT_EXPERIMENT = "qtrain"
+DEFAULT_TIMEOUT_S = 24 * 3600.0
+DEFAULT_POLL_S = 5.0
+REQUEST_TIMEOUT_S = 30
+SA_TOKEN_ENV = "KF_PIPELINES_SA_TOKEN_PATH"
+SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
+UI_ENV = "KF_PIPELINES_UI_ENDPOINT"
+SUCCEEDED = "SUCCEEDED"
+FINAL_STATES = frozenset({"SUCCEEDED", "SKIPPED", "FAILED", "CANCELED", "ERROR"})
+
+
+class KfpApiError(QtrainError):
+    """A KFP API call failed for a reason the user can fix; the message is one line."""
+
+
+class KfpUnreachableError(KfpApiError):
+    """Nothing answered at ``--host``: connection refused, unknown host name, TLS mismatch."""
+
+
+class KfpAuthError(KfpApiError):
+    """The API refused the credentials (HTTP 401/403) or a token file cannot be read."""
+
+
+class KfpArgumentError(KfpApiError):
+    """An option is invalid before anything is sent: host URL, cron, experiment, timeout."""
+
+
+class KfpRequestError(KfpApiError):
+    """The API answered a request with an error status (4xx other than auth, or 5xx)."""
+
+
+class RunNotSucceededError(KfpApiError):
+    """A waited-for run ended in another state than SUCCEEDED, or the wait timed out."""
+
+    exit_code = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class SubmittedRun:
+    """A run created on the KFP API; ``state`` is its final state when it was waited for."""
+
+    run_id: str
+    url: str
+    experiment_id: str
+    state: str | None = None
+    error: str | None = None
+
+    def raise_unless_succeeded(self) -> None:
+        """Raise :class:`RunNotSucceededError` unless the run ended SUCCEEDED."""
+        if self.state != SUCCEEDED:
+            why = f": {self.error}" if self.error else ""
+            raise RunNotSucceededError(f"run {self.run_id} ended {self.state}{why}; see {self.url}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduledRun:
+    """A recurring run and the pipeline version it starts; ``cron`` is the 6-field form sent."""
+
+    recurring_run_id: str
+    url: str
+    cron: str
+    pipeline_id: str
+    version_id: str
+    version_name: str
+    new_pipeline: bool
+    new_version: bool
+
+
+class _OneShotHealthzClient(kfp.Client):
+    """``kfp.Client`` whose health check fails at once (the stock one sleeps 5x5 s on a 401)."""
+
+    healthz: Any = None
+
+    def get_kfp_healthz(self, sleep_duration: int = 5) -> Any:
+        if self.healthz is None:
+            self.healthz = self._healthz_api.healthz_service_get_healthz(
+                _request_timeout=REQUEST_TIMEOUT_S
+            )
+        return self.healthz
+
+
+def check_host(host: str) -> str:
+    """The ``--host`` URL without a trailing slash, or a KfpArgumentError naming the option."""
+    text = host.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise KfpArgumentError(
+            f"--host {host!r} must be an http:// or https:// URL of the KFP API, "
+            "e.g. http://localhost:8888 (kubectl port-forward svc/ml-pipeline 8888)"
+        )
+    if parts.query or parts.fragment:
+        raise KfpArgumentError(f"--host {host!r} must not have a ?query or #fragment")
+    return text.rstrip("/")
+
+
+def connect(
+    host: str,
+    *,
+    namespace: str | None = None,
+    token: str | None = None,
+    credentials: TokenCredentialsBase | None = None,
+) -> tuple[kfp.Client, str]:
+    """A ``kfp.Client`` on ``host`` that answered its health check, and the host URL.
+
+    Credentials: ``token``, else ``credentials``, else the service-account token file named
+    by ``$KF_PIPELINES_SA_TOKEN_PATH`` (or Kubeflow's in-cluster default), else none. A host
+    is always given, so the client never reads a kube config.
+    """
+    url = check_host(host)
+    if not token and credentials is None:
+        credentials = _service_account_credentials()
+    with _calling(url, "checking its health"):
+        client = _OneShotHealthzClient(
+            host=url,
+            namespace=namespace or "kubeflow",  # kfp's "not given" sentinel
+            existing_token=token or None,
+            credentials=credentials,
+        )
+        health = client.get_kfp_healthz()
+    if health.multi_user and not (namespace or client.get_user_namespace()):
+        raise KfpArgumentError(
+            f"the KFP API at {url} is multi-user: pass --namespace (your profile namespace)"
+        )
+    return client, url
+
+
+def submit_run(
+    config: RunConfig,
+    host: str,
+    *,
+    experiment: str = DEFAULT_EXPERIMENT,
+    run_name: str | None = None,
+    wait: bool = False,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    poll_interval: float = DEFAULT_POLL_S,
+    namespace: str | None = None,
+    token: str | None = None,
+    credentials: TokenCredentialsBase | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SubmittedRun:
+    """Compile ``config`` into the pipeline and start one run of it in ``experiment``.
+
+    With ``wait`` the run is polled every ``poll_interval`` seconds until it reaches a final
+    state (returned in ``state``) or ``timeout`` seconds pass (RunNotSucceededError).
+    ``progress`` receives one line on submission and on every state change.
+    """
+    experiment = _check_experiment(experiment)
+    if wait and not (timeout > 0 and poll_interval > 0):
+        raise KfpArgumentError("--timeout and --poll-interval must be positive seconds")
+    client, url = connect(host, namespace=namespace, token=token, credentials=credentials)
+    with tempfile.TemporaryDirectory(prefix="qtrain-kfp-") as folder:
+        package = compile_pipeline(config, Path(folder) / f"{PIPELINE_NAME}.yaml")
+        with _calling(url, f"creating experiment {experiment!r}"):
+            experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
+        with _calling(url, "creating the run"):
+            result = client.create_run_from_pipeline_package(
+                str(package),
+                arguments={PARAMETER: config.model_dump_json()},
+                run_name=run_name or _timestamped(PIPELINE_NAME),
+                experiment_id=experiment_id,
+            )
+    run = SubmittedRun(
+        result.run_id, f"{_ui_url(url)}/#/runs/details/{result.run_id}", experiment_id
+    )
+    report = progress or (lambda line: None)
+    report(f"submitted run {run.run_id} to experiment {experiment!r}: {run.url}")
+    if not wait:
+        return run
+    return _wait_for_run(client, url, run, timeout, poll_interval, report)
+
+
+def schedule_run(
+    config: RunConfig,
+    host: str,
+    cron: str,
+    *,
+    experiment: str = DEFAULT_EXPERIMENT,
+    name: str | None = None,
+    namespace: str | None = None,
+    token: str | None = None,
+    credentials: TokenCredentialsBase | None = None,
+    max_concurrency: int = 1,
+) -> ScheduledRun:
+    """Upload the compiled pipeline (a new version when it exists) and run it on ``cron``.
+
+    ``cron`` is a 5-field Unix cron (a seconds field of 0 is prepended, as KFP reads 6
+    fields), a 6-field KFP cron, ``@daily``-style or ``@every 6h``. Versions are named
+    ``qtrain-training-<qtrain version>-<sha256 of the compiled pipeline, which embeds the
+    config>``: scheduling the same config twice reuses its version.
+    """
+    kfp_schedule = kfp_cron(cron)
+    experiment = _check_experiment(experiment)
+    if name is not None and not name.strip():
+        raise KfpArgumentError("--name must not be empty")
+    client, url = connect(host, namespace=namespace, token=token, credentials=credentials)
+    with tempfile.TemporaryDirectory(prefix="qtrain-kfp-") as folder:
+        package = compile_pipeline(config, Path(folder) / f"{PIPELINE_NAME}.yaml")
+        version_name = pipeline_version_name(package)
+        description = f"qtrain {__version__}, compiled pipeline {version_name}"
+        with _calling(url, f"uploading pipeline {PIPELINE_NAME!r}"):
+            pipeline_id = _find_pipeline(client, namespace)
+            new_pipeline = pipeline_id is None
+            if pipeline_id is None:
+                pipeline_id = client.upload_pipeline(
+                    str(package), PIPELINE_NAME, description, namespace=namespace
+                ).pipeline_id
+                # The server stores the upload as the pipeline's first version.
+                version = _find_version(client, pipeline_id, None)
+            else:
+                version = _find_version(client, pipeline_id, version_name)
+            new_version = version is None
+            if version is None:
+                version = client.upload_pipeline_version(
+                    str(package), version_name, pipeline_id=pipeline_id, description=description
+                )
+    with _calling(url, f"creating experiment {experiment!r}"):
+        experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
+    with _calling(url, "creating the recurring run"):
+        recurring = client.create_recurring_run(
+            experiment_id,
+            name.strip() if name else f"{PIPELINE_NAME} [{kfp_schedule}]",
+            cron_expression=kfp_schedule,
+            pipeline_id=pipeline_id,
+            version_id=version.pipeline_version_id,
+            params={PARAMETER: config.model_dump_json()},
+            max_concurrency=max_concurrency,
+            no_catchup=True,
+        )
+    rid = recurring.recurring_run_id
+    return ScheduledRun(
+        recurring_run_id=rid,
+        url=f"{_ui_url(url)}/#/recurringrun/details/{rid}",
+        cron=kfp_schedule,
+        pipeline_id=pipeline_id,
+        version_id=version.pipeline_version_id,
+        version_name=version.display_name or version_name,
+        new_pipeline=new_pipeline,
+        new_version=new_pipeline or new_version,
+    )
+
+
+def pipeline_version_name(package: Path) -> str:
+    """``qtrain-training-<version>-<12 hex of the package's sha256>``, a valid Kubernetes name."""
+    digest = hashlib.sha256(package.read_bytes()).hexdigest()[:12]
+    version = re.sub(r"[^a-z0-9]+", "-", __version__.lower()).strip("-")
+    return f"{PIPELINE_NAME}-{version}-{digest}"
+
+
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_WEEKDAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+_CRON_FIELDS = (
+    ("second", 0, 59, ()),
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day-of-month", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 0, 6, _WEEKDAYS),
+)
+_DESCRIPTORS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+_EVERY = re.compile(r"@every (\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+")
+
+
+def kfp_cron(expression: str) -> str:
+    """The 6-field cron KFP expects (seconds first) for a 5- or 6-field cron, or an error line.
+
+    KFP's scheduler (robfig/cron) reads 5 fields as *seconds* to month, so "0 2 * * *" sent
+    unchanged would fire at minute 2 of every hour: a 5-field cron gets a seconds field of 0.
+    """
+    text = " ".join(expression.split())
+    if text.lower() in _DESCRIPTORS or _EVERY.fullmatch(text):
+        return text.lower() if text.lower() in _DESCRIPTORS else text
+    fields = text.split(" ") if text else []
+    if len(fields) == 5:
+        fields = ["0", *fields]
+    elif len(fields) != 6:
+        raise KfpArgumentError(
+            f"--cron {expression!r} has {len(fields)} fields: give 5 (minute hour day-of-month "
+            "month day-of-week), 6 (seconds first), or @hourly/@daily/@weekly/@every 6h"
+        )
+    for value, field in zip(fields, _CRON_FIELDS, strict=True):
+        _check_cron_field(expression, value, *field)
+    return " ".join(fields)
+
+
+def _check_cron_field(
+    expression: str, value: str, name: str, low: int, high: int, names: list[str] | tuple[()]
+) -> None:
+    def problem(why: str) -> KfpArgumentError:
+        return KfpArgumentError(f"--cron {expression!r}: {name} {value!r} {why}")
+
+    for part in value.split(","):
+        base, slash, step = part.partition("/")
+        if slash and not (step.isdigit() and int(step) > 0):
+            raise problem(f"has an invalid step {step!r}")
+        if base in ("*", "?"):
+            if base == "?" and name not in ("day-of-month", "day-of-week"):
+                raise problem("uses '?', allowed only for day-of-month and day-of-week")
+            continue
+        bounds = [_cron_number(bound, names) for bound in base.split("-")]
+        if len(bounds) > 2 or any(n is None or not low <= n <= high for n in bounds):
+            raise problem(f"is not a value, range or list within {low}-{high}")
+        if len(bounds) == 2 and bounds[0] > bounds[1]:  # type: ignore[operator]
+            raise problem("is a backwards range")
+
+
+def _cron_number(text: str, names: list[str] | tuple[()]) -> int | None:
+    if text.isdigit():
+        return int(text)
+    if text.upper() in names:
+        return names.index(text.upper()) + (1 if names is _MONTHS else 0)
+    return None
+
+
+def _check_experiment(experiment: str) -> str:
+    if not experiment or not experiment.strip():
+        raise KfpArgumentError("--experiment must not be empty")
+    return experiment.strip()
+
+
+def _service_account_credentials() -> TokenCredentialsBase | None:
+    path = os.environ.get(SA_TOKEN_ENV) or (SA_TOKEN_PATH if Path(SA_TOKEN_PATH).is_file() else "")
+    if not path:
+        return None
+    try:
+        Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KfpAuthError(
+            f"{SA_TOKEN_ENV}={path}: cannot read the token file ({exc.strerror or exc})"
+        ) from None
+    return ServiceAccountTokenVolumeCredentials(path)
+
+
+def _find_pipeline(client: kfp.Client, namespace: str | None) -> str | None:
+    found = client.list_pipelines(filter=_name_filter(PIPELINE_NAME), namespace=namespace)
+    matches = [p for p in found.pipelines or () if p.display_name == PIPELINE_NAME]
+    return matches[0].pipeline_id if matches else None
+
+
+def _find_version(client: kfp.Client, pipeline_id: str, name: str | None) -> Any:
+    """The version called ``name``, or with ``name=None`` the newest one; None if absent."""
+    found = client.list_pipeline_versions(
+        pipeline_id,
+        page_size=1 if name is None else 10,
+        sort_by="created_at desc",
+        filter=_name_filter(name) if name else None,
+    )
+    versions = [v for v in found.pipeline_versions or () if name in (None, v.display_name)]
+    return versions[0] if versions else None
+
+
+def _name_filter(name: str) -> str:
+    return json.dumps(
+        {"predicates": [{"operation": "EQUALS", "key": "display_name", "stringValue": name}]}
+    )
+
+
+def _wait_for_run(
+    client: kfp.Client,
+    url: str,
+    run: SubmittedRun,
+    timeout: float,
+    poll_interval: float,
+    report: Callable[[str], None],
+) -> SubmittedRun:
+    # Not kfp's wait_for_run_completion: it never returns on CANCELED, and on a 401 mid-wait
+    # it fetches Google application-default credentials.
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        with _calling(url, f"reading run {run.run_id}"):
+            current = client.get_run(run.run_id)
+        state = str(current.state or "PENDING")
+        if state != last:
+            report(f"run {run.run_id}: {state}")
+            last = state
+        if state in FINAL_STATES:
+            error = current.error.message if current.error is not None else None
+            return dataclasses.replace(run, state=state, error=error or None)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise RunNotSucceededError(
+                f"run {run.run_id} is still {state} after {timeout:g} s (it keeps running on "
+                f"the cluster); see {run.url}"
+            )
+        time.sleep(min(poll_interval, remaining))
+
+
+def _ui_url(api_url: str) -> str:
+    return os.environ.get(UI_ENV, "").rstrip("/") or api_url
+
+
+def _timestamped(name: str) -> str:
+    return f"{name} {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H-%M-%S}"
+
+
+@contextlib.contextmanager
+def _calling(url: str, action: str) -> Iterator[None]:
+    """Silence kfp's stdout links and FutureWarning; turn its failures into one-line errors."""
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    except kfp_server_api.ApiException as exc:
+        raise _status_error(url, action, exc) from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise KfpUnreachableError(
+            f"cannot reach the KFP API at {url}: {_network_reason(exc)}; check --host"
+        ) from None
+
+
+def _status_error(url: str, action: str, exc: kfp_server_api.ApiException) -> KfpApiError:
+    status = exc.status or 0
+    if status == 0:  # kfp_server_api reports TLS failures as status 0
+        reason = _one_line(str(exc.reason))
+        return KfpUnreachableError(
+            f"cannot reach the KFP API at {url}: {reason}; check --host (http or https?)"
+        )
+    if status in (401, 403):
+        return KfpAuthError(
+            f"KFP API at {url} refused the credentials (HTTP {status}): "
+            f"set {SA_TOKEN_ENV} or --token"
+        )
+    detail = _server_message(exc.body) or _one_line(str(exc.reason or ""))
+    label = f"HTTP {status} {exc.reason or ''}".strip()
+    if status == 404:
+        return KfpRequestError(
+            f"KFP API at {url} answered {label} while {action}: {detail}; does --host point "
+            "at the KFP API (it serves /apis/v2beta1)?"
+        )
+    verb = "failed" if status >= 500 else "rejected the request"
+    return KfpRequestError(f"KFP API at {url} {verb} while {action} ({label}): {detail}")
+
+
+def _server_message(body: Any) -> str:
+    """The ``message`` of a google.rpc.Status body; HTML error pages say nothing useful."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if not isinstance(body, str) or not body.strip() or body.lstrip().startswith("<"):
+        return ""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return _one_line(body)
+    if isinstance(data, dict):
+        return _one_line(str(data.get("message") or data.get("error") or body))
+    return _one_line(body)
+
+
+def _network_reason(exc: BaseException) -> str:
+    cause = getattr(exc, "reason", None)
+    cause = cause if isinstance(cause, BaseException) else exc  # MaxRetryError wraps the cause
+    text = str(cause)
+    errno = re.search(r"\[Errno -?\d+\] ([^()\]]+)", text)
+    if isinstance(cause, urllib3.exceptions.NameResolutionError):
+        return f"cannot resolve the host name ({errno.group(1).strip() if errno else text})"
+    if errno:
+        return errno.group(1).strip().lower()
+    if isinstance(cause, TimeoutError | urllib3.exceptions.TimeoutError):
+        return f"no answer within {REQUEST_TIMEOUT_S} s"
+    return _one_line(text.split("): ", 1)[-1] or type(cause).__name__)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."

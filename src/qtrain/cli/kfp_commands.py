@@ -1,0 +1,123 @@
+"""``qtrain submit`` and ``qtrain schedule``: run the pipeline on a Kubeflow Pipelines API.
+
+kfp is imported only when one of these commands runs (through ``pipelines.client``), so the
+rest of the CLI works without the ``kfp`` extra.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Annotated
+
+import typer
+
+from qtrain.errors import MissingExtraError
+
+_CONFIG_HELP = r"\[CONFIG] \[key=value ...]; CONFIG defaults to configs/tiny.yaml"
+Host = Annotated[
+    str,
+    typer.Option(
+        "--host",
+        envvar="KF_PIPELINES_ENDPOINT",
+        help="URL of the KFP API, e.g. http://localhost:8888 or https://kubeflow.example.com/pipeline",
+    ),
+]
+Experiment = Annotated[str, typer.Option(help="KFP experiment (created if missing)")]
+Namespace = Annotated[
+    str | None, typer.Option(help="Kubeflow profile namespace (multi-user installs)")
+]
+Token = Annotated[
+    str | None,
+    typer.Option(help="Bearer token; default: the file named by $KF_PIPELINES_SA_TOKEN_PATH"),
+]
+
+
+def _client(command: str) -> ModuleType:
+    try:
+        from pipelines import client
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in ("kfp", "kfp_server_api", "kubernetes"):
+            raise MissingExtraError("kfp", "kfp", f"`qtrain {command}`") from None
+        raise
+    return client
+
+
+def submit(
+    host: Host,
+    args: Annotated[list[str] | None, typer.Argument(help=_CONFIG_HELP)] = None,
+    experiment: Experiment = "qtrain",
+    name: Annotated[str | None, typer.Option(help="Run name (default: pipeline + time)")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish")] = False,
+    timeout: Annotated[float, typer.Option(help="With --wait: give up after S seconds")] = 86400.0,
+    poll_interval: Annotated[float, typer.Option(help="With --wait: seconds between polls")] = 5.0,
+    namespace: Namespace = None,
+    token: Token = None,
+) -> None:
+    """Compile the config into the pipeline and start one run on a Kubeflow Pipelines API."""
+    from qtrain.cli.app import _split_config_and_overrides, console, out
+    from qtrain.config import load_config
+
+    config_path, overrides = _split_config_and_overrides(args or [])
+    config = load_config(config_path, overrides)
+    client = _client("submit")
+    run = client.submit_run(
+        config,
+        host,
+        experiment=experiment,
+        run_name=name,
+        wait=wait,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        namespace=namespace,
+        token=token,
+        progress=lambda line: console.print(line, highlight=False, soft_wrap=True),
+    )
+    if wait:
+        run.raise_unless_succeeded()
+    out.print(f"run id: {run.run_id}", highlight=False)
+    if run.state:
+        out.print(f"state: {run.state}", highlight=False)
+    out.print(f"run details: {run.url}", highlight=False, soft_wrap=True)
+
+
+def schedule(
+    host: Host,
+    cron: Annotated[
+        str,
+        typer.Option(
+            help="5-field cron ('0 2 * * *'), 6-field KFP cron (seconds first), @daily, @every 6h"
+        ),
+    ],
+    args: Annotated[list[str] | None, typer.Argument(help=_CONFIG_HELP)] = None,
+    experiment: Experiment = "qtrain",
+    name: Annotated[str | None, typer.Option(help="Recurring run name")] = None,
+    namespace: Namespace = None,
+    token: Token = None,
+) -> None:
+    """Upload the pipeline (a new version if it exists) and run it on a cron schedule."""
+    from qtrain.cli.app import _split_config_and_overrides, out
+    from qtrain.config import load_config
+
+    config_path, overrides = _split_config_and_overrides(args or [])
+    config = load_config(config_path, overrides)
+    client = _client("schedule")
+    scheduled = client.schedule_run(
+        config,
+        host,
+        cron,
+        experiment=experiment,
+        name=name,
+        namespace=namespace,
+        token=token,
+    )
+    version_note = "new" if scheduled.new_version else "existing"
+    out.print(f"recurring run id: {scheduled.recurring_run_id}", highlight=False)
+    out.print(f"cron (KFP, seconds first): {scheduled.cron}", highlight=False)
+    out.print(f"pipeline version: {scheduled.version_name} ({version_note})", highlight=False)
+    out.print(f"details: {scheduled.url}", highlight=False, soft_wrap=True)
+
+
+def register_kfp_commands(app: typer.Typer) -> None:
+    """Add ``submit`` and ``schedule`` to the ``qtrain`` app."""
+    app.command()(submit)
+    app.command()(schedule)
