@@ -53,3 +53,28 @@ assets: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist
+
+# Container images (images/, built from the repository root). Names and tags come from
+# qtrain.images (the package version); QTRAIN_IMAGE_REGISTRY moves them to another registry.
+DOCKER ?= docker
+DOCKER_BUILD_FLAGS ?=
+IMAGE_ENV = $(if $(QTRAIN_IMAGE_REGISTRY),QTRAIN_IMAGE_REGISTRY=$(QTRAIN_IMAGE_REGISTRY))
+image_name = $(shell $(IMAGE_ENV) $(BIN)/python -c 'from qtrain.images import $(1); print($(1)())' 2>/dev/null)
+BASE_IMAGE = $(call image_name,base_image)
+TRAIN_IMAGE = $(call image_name,train_image)
+
+.PHONY: images image-base image-train images-push
+
+images: image-base image-train
+
+image-base: $(BIN)/python
+	@test -n "$(BASE_IMAGE)" || { echo "qtrain is not installed in $(VENV): run make setup"; exit 1; }
+	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f images/base/Dockerfile -t $(BASE_IMAGE) .
+
+image-train: $(BIN)/python
+	@test -n "$(TRAIN_IMAGE)" || { echo "qtrain is not installed in $(VENV): run make setup"; exit 1; }
+	$(DOCKER) build $(DOCKER_BUILD_FLAGS) --platform linux/amd64 -f images/train/Dockerfile -t $(TRAIN_IMAGE) .
+
+images-push: images
+	$(DOCKER) push $(BASE_IMAGE)
+	$(DOCKER) push $(TRAIN_IMAGE)
