@@ -1,0 +1,254 @@
+"""The kustomize manifests: every root builds, validates against Kubernetes 1.32, and wires
+the run config, the image and the submit command the way the README says."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from qtrain import __version__
+from qtrain.config import load_config
+from qtrain.images import base_image
+
+MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
+KUBERNETES_VERSION = "1.32"  # the kubectl CI uses; kubernetes-validate ships its schemas
+ENVIRONMENTS = ("dev", "prod")
+OVERLAYS = ("overlays/dev", "overlays/prod")
+GITOPS_ROOTS = ("gitops/dev", "gitops/prod")
+ROOTS = ("base", *OVERLAYS, *GITOPS_ROOTS, "gitops")
+RUN_ROOTS = ("base", *OVERLAYS, *GITOPS_ROOTS)  # the roots that deploy a namespace
+RUN_CONFIG = "qtrain-run-config"
+SUBMIT_HOOK = "qtrain-submit"
+
+Obj = dict[str, Any]
+
+
+def kustomize(root: Path) -> list[Obj]:
+    """``kubectl kustomize ROOT`` as a list of objects; fails (not skips) without kubectl."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail(
+            "kubectl not found: install kubectl (Debian package kubectl); "
+            "these tests build every kustomize overlay with `kubectl kustomize`"
+        )
+    done = subprocess.run(
+        [kubectl, "kustomize", str(root)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, f"kubectl kustomize {root} failed:\n{done.stderr}"
+    return [obj for obj in yaml.safe_load_all(done.stdout) if obj]
+
+
+@functools.cache
+def build(root: str) -> tuple[Obj, ...]:
+    """The (cached) build of a root under manifests/."""
+    return tuple(kustomize(MANIFESTS / root))
+
+
+def of_kind(objects: tuple[Obj, ...] | list[Obj], kind: str) -> list[Obj]:
+    return [obj for obj in objects if obj["kind"] == kind]
+
+
+def one(objects: tuple[Obj, ...] | list[Obj], kind: str) -> Obj:
+    found = of_kind(objects, kind)
+    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+    return found[0]
+
+
+def run_config_map(objects: tuple[Obj, ...] | list[Obj]) -> Obj:
+    maps = [
+        m for m in of_kind(objects, "ConfigMap") if m["metadata"]["name"].startswith(RUN_CONFIG)
+    ]
+    assert len(maps) == 1, f"expected one {RUN_CONFIG}-<hash> ConfigMap, found {len(maps)}"
+    return maps[0]
+
+
+def pod_specs(objects: tuple[Obj, ...] | list[Obj]) -> list[Obj]:
+    specs = []
+    for obj in objects:
+        if obj["kind"] == "CronJob":
+            specs.append(obj["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+        elif obj["kind"] == "Job":
+            specs.append(obj["spec"]["template"]["spec"])
+    return specs
+
+
+def submit_hooks(objects: tuple[Obj, ...] | list[Obj]) -> list[Obj]:
+    return [
+        job
+        for job in of_kind(objects, "Job")
+        if job["metadata"].get("annotations", {}).get("argocd.argoproj.io/hook")
+    ]
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_every_object_validates_against_the_kubernetes_schema(root: str) -> None:
+    objects = build(root)
+    assert objects, f"{root} built nothing"
+    for obj in objects:
+        if obj["apiVersion"].startswith("argoproj.io/"):
+            continue  # a CRD: checked structurally below
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_no_secret_values_in_git(root: str) -> None:
+    objects = build(root)
+    assert not of_kind(objects, "Secret"), "Secrets are created out of band, never from git"
+    for spec in pod_specs(objects):
+        for container in spec["containers"]:
+            refs = [e["secretRef"] for e in container.get("envFrom", []) if "secretRef" in e]
+            refs += [
+                e["valueFrom"]["secretKeyRef"]
+                for e in container.get("env", [])
+                if "secretKeyRef" in e.get("valueFrom", {})
+            ]
+            for ref in refs:
+                assert ref["name"] == "qtrain-azure" and ref.get("optional") is True, ref
+
+
+@pytest.mark.parametrize("root", RUN_ROOTS)
+def test_run_config_map_is_a_valid_run_config(root: str, tmp_path: Path) -> None:
+    config_map = run_config_map(build(root))
+    assert config_map["metadata"]["name"] != RUN_CONFIG, "the hash suffix names the config"
+    path = tmp_path / "run.yaml"
+    path.write_text(config_map["data"]["run.yaml"], encoding="utf-8")
+    config = load_config(path)
+    assert config.runtime.output_dir.startswith("/mnt/checkpoints")
+    assert config.data.path.startswith("/mnt/data/")
+
+
+def test_dev_runs_fewer_cycles_than_prod(tmp_path: Path) -> None:
+    configs = {}
+    for env in ENVIRONMENTS:
+        path = tmp_path / f"{env}.yaml"
+        path.write_text(run_config_map(build(f"overlays/{env}"))["data"]["run.yaml"])
+        configs[env] = load_config(path)
+    assert configs["dev"].early_stopping.max_cycles < configs["prod"].early_stopping.max_cycles
+    assert configs["dev"].training.steps_per_cycle < configs["prod"].training.steps_per_cycle
+
+
+@pytest.mark.parametrize("root", RUN_ROOTS)
+def test_cronjob_submits_the_mounted_run_config(root: str) -> None:
+    objects = build(root)
+    cronjob = one(objects, "CronJob")
+    spec = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    command = [*container.get("command", []), *container.get("args", [])]
+    assert command[:3] == ["qtrain", "submit", "/config/run.yaml"]
+    assert command[command.index("--host") + 1] == "$(KFP_HOST)"
+    assert "--experiment" in command
+    env = {e["name"] for e in container["env"]}
+    assert {"KFP_HOST", "KFP_EXPERIMENT"} <= env
+
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/config")
+    volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+    assert volume["configMap"]["name"] == run_config_map(objects)["metadata"]["name"]
+    token = next(v for v in spec["volumes"] if "projected" in v)
+    (source,) = token["projected"]["sources"]
+    assert source["serviceAccountToken"]["audience"] == "pipelines.kubeflow.org"
+
+    accounts = {sa["metadata"]["name"] for sa in of_kind(objects, "ServiceAccount")}
+    assert spec["serviceAccountName"] in accounts
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_every_image_is_the_base_image(root: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QTRAIN_IMAGE_REGISTRY", raising=False)
+    for spec in pod_specs(build(root)):
+        for container in spec["containers"]:
+            assert container["image"] == base_image()
+
+
+def test_prod_pins_the_image_tag_to_the_package_version() -> None:
+    kustomization = yaml.safe_load((MANIFESTS / "overlays/prod/kustomization.yaml").read_text())
+    (pin,) = kustomization["images"]
+    assert pin["newTag"] == __version__
+    assert f"{pin['name']}:{pin['newTag']}" == base_image(registry="ghcr.io/qtrain")
+
+
+@pytest.mark.parametrize("root", RUN_ROOTS)
+def test_submitter_role_is_least_privilege(root: str) -> None:
+    objects = build(root)
+    role, binding = one(objects, "Role"), one(objects, "RoleBinding")
+    for rule in role["rules"]:
+        assert rule["apiGroups"] == ["pipelines.kubeflow.org"]
+        assert set(rule["resources"]) <= {"experiments", "runs"}
+        assert set(rule["verbs"]) <= {"get", "list", "create"}
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    namespace = binding["metadata"]["namespace"]
+    for subject in binding["subjects"]:
+        assert subject["kind"] == "ServiceAccount"
+        assert subject["namespace"] == namespace
+
+
+def test_overlays_deploy_to_their_own_namespace_on_their_own_schedule() -> None:
+    namespaces, schedules = set(), set()
+    for overlay in OVERLAYS:
+        objects = build(overlay)
+        (namespace,) = {o["metadata"]["namespace"] for o in objects if o["kind"] != "Namespace"}
+        assert one(objects, "Namespace")["metadata"]["name"] == namespace
+        namespaces.add(namespace)
+        schedules.add(one(objects, "CronJob")["spec"]["schedule"])
+    assert len(namespaces) == len(schedules) == len(OVERLAYS)
+
+
+@pytest.mark.parametrize("root", ("base", *OVERLAYS))
+def test_plain_overlays_have_no_argocd_hook(root: str) -> None:
+    assert not submit_hooks(build(root)), "`kubectl apply -k` must not submit runs"
+
+
+@pytest.mark.parametrize("root", GITOPS_ROOTS)
+def test_postsync_job_submits_the_current_config(root: str) -> None:
+    objects = build(root)
+    (job,) = submit_hooks(objects)
+    annotations = job["metadata"]["annotations"]
+    assert annotations["argocd.argoproj.io/hook"] == "PostSync"
+    assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
+    config_name = run_config_map(objects)["metadata"]["name"]
+    assert annotations["qtrain.dev/run-config"] == config_name
+    spec = job["spec"]["template"]["spec"]
+    cron_spec = one(objects, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert spec == cron_spec, "the hook runs exactly the CronJob's pod"
+    assert any(v.get("configMap", {}).get("name") == config_name for v in spec["volumes"])
+
+
+def test_a_config_change_renames_the_config_the_hook_submits(tmp_path: Path) -> None:
+    copy = tmp_path / "manifests"
+    shutil.copytree(MANIFESTS, copy)
+    run_yaml = copy / "overlays/dev/run.yaml"
+    run_yaml.write_text(
+        run_yaml.read_text().replace("max_cycles: 2", "max_cycles: 3"), encoding="utf-8"
+    )
+    before = submit_hooks(build("gitops/dev"))[0]["metadata"]["annotations"]
+    after = submit_hooks(kustomize(copy / "gitops/dev"))[0]["metadata"]["annotations"]
+    assert before["qtrain.dev/run-config"] != after["qtrain.dev/run-config"]
+
+
+def test_one_automated_argocd_application_per_environment() -> None:
+    applications = build("gitops")
+    assert {a["kind"] for a in applications} == {"Application"}
+    assert len(applications) == len(ENVIRONMENTS)
+    paths = set()
+    for app in applications:
+        assert app["apiVersion"] == "argoproj.io/v1alpha1"
+        assert app["metadata"]["namespace"] == "argocd"
+        spec = app["spec"]
+        assert spec["project"] and spec["source"]["repoURL"] and spec["source"]["targetRevision"]
+        assert spec["syncPolicy"]["automated"]["prune"] is True
+        path = spec["source"]["path"]
+        assert path.startswith("manifests/gitops/")
+        root = path.removeprefix("manifests/")
+        objects = build(root)  # the path exists and builds
+        deployed = {o["metadata"]["namespace"] for o in objects if "namespace" in o["metadata"]}
+        assert deployed == {spec["destination"]["namespace"]}
+        paths.add(root)
+    assert paths == set(GITOPS_ROOTS)
