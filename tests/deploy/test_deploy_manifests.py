@@ -252,3 +252,9 @@ def test_one_automated_argocd_application_per_environment() -> None:
         assert deployed == {spec["destination"]["namespace"]}
         paths.add(root)
     assert paths == set(GITOPS_ROOTS)
+
+
+def test_missing_kubectl_fails_with_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match=r"install kubectl \(Debian package kubectl\)"):
+        kustomize(MANIFESTS / "base")
