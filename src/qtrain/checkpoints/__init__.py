@@ -1,12 +1,15 @@
 """Checkpoint stores: atomic, verified, immutable checkpoints with named pointers.
 
-``LocalCheckpointStore`` is the file-system implementation of :class:`CheckpointStore`;
+``LocalCheckpointStore`` is the file-system implementation of :class:`CheckpointStore`,
+``AzureBlobCheckpointStore`` (``qtrain.checkpoints.azure_blob``, needs the ``azure`` extra)
+the Blob Storage one; ``open_store`` opens whichever a run's ``storage`` section names;
 ``RetentionPolicy`` prunes old trial checkpoints; ``load_state_dict`` reads weights
 without ever unpickling. Nothing here imports torch until a state dict is loaded.
 """
 
 from __future__ import annotations
 
+from qtrain.checkpoints.factory import open_store, run_prefix
 from qtrain.checkpoints.local import LocalCheckpointStore
 from qtrain.checkpoints.manifest import (
     MANIFEST_NAME,
@@ -32,6 +35,8 @@ __all__ = [
     "build_manifest",
     "check_name",
     "load_state_dict",
+    "open_store",
     "read_manifest",
+    "run_prefix",
     "verify_manifest",
 ]

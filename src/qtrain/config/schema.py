@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from qtrain.config.azure_storage import AzureBlobStorageFields
+
 METRIC_DIRECTIONS: dict[str, Literal["min", "max"]] = {
     "eval_loss": "min",
     "perplexity": "min",
@@ -186,10 +188,10 @@ class EarlyStoppingConfig(_Section):
     )
 
 
-class StorageConfig(_Section):
-    """Where checkpoints live and how many are kept."""
+class StorageConfig(_Section, AzureBlobStorageFields):
+    """Where checkpoints live (a local folder or Azure Blob Storage) and how many are kept."""
 
-    kind: Literal["local"] = "local"
+    kind: Literal["local", "azure_blob"] = "local"
     keep_last: int = Field(2, ge=0, description="Trial checkpoints kept besides incumbent/best")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,49 @@ def _local_harness(request: pytest.FixtureRequest, tmp_path: Path) -> StoreHarne
     return StoreHarness(LocalCheckpointStore(root), corrupt, add, remove)
 
 
+def new_blob_container(azurite) -> object:
+    """A fresh, empty container (a ``ContainerClient``) in the session's Azurite."""
+    from azure.storage.blob import ContainerClient
+
+    container = ContainerClient.from_connection_string(
+        azurite.connection_string, f"t-{uuid.uuid4().hex[:20]}"
+    )
+    container.create_container()
+    return container
+
+
+def _azure_harness(request: pytest.FixtureRequest, tmp_path: Path) -> StoreHarness:
+    from qtrain.checkpoints.azure_blob import AzureBlobCheckpointStore
+
+    container = new_blob_container(request.getfixturevalue("azurite"))
+    # Small blocks and 2 upload threads: every file above 16 KiB takes several blocks.
+    store = AzureBlobCheckpointStore(
+        container, "runs/r1/checkpoints", tmp_path / "cache", block_size=16 * 1024,
+        max_concurrency=2,
+    )  # fmt: skip
+
+    def blob_name(name: str, rel: str) -> str:
+        manifest = container.get_blob_client(f"runs/r1/checkpoints/{name}/manifest.json")
+        upload = manifest.get_blob_properties().metadata["upload"]
+        return f"runs/r1/checkpoints/{name}/{upload}/{rel}"
+
+    def corrupt(name: str, rel: str) -> None:
+        blob = container.get_blob_client(blob_name(name, rel))
+        data = bytearray(blob.download_blob().readall())
+        data[0] ^= 0xFF  # same size: only the sha256 can catch it
+        blob.upload_blob(bytes(data), overwrite=True)
+
+    def add(name: str, rel: str) -> None:
+        container.get_blob_client(blob_name(name, rel)).upload_blob(b"stray")
+
+    def remove(name: str, rel: str) -> None:
+        container.delete_blob(blob_name(name, rel))
+
+    return StoreHarness(store, corrupt, add, remove)
+
+
 StoreFactory = Callable[[pytest.FixtureRequest, Path], StoreHarness]
-STORE_FACTORIES: dict[str, StoreFactory] = {"local": _local_harness}
+STORE_FACTORIES: dict[str, StoreFactory] = {"local": _local_harness, "azure_blob": _azure_harness}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))

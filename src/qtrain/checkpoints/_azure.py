@@ -1,0 +1,85 @@
+"""Azure SDK plumbing for the blob store: lazy imports, clients, secret-free error messages."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from qtrain.errors import CheckpointError, MissingExtraError
+
+# Anything that can carry a credential in an SDK message: account keys, SAS signatures and
+# tokens, whole connection strings, and URL query strings (a SAS lives there).
+_SECRETS = (
+    re.compile(r"(AccountKey|SharedAccessSignature|SharedAccessKey|sig)=[^;&\s'\"]*", re.I),
+    re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*"),
+    re.compile(r"(Bearer|SharedKey)\s+[^\s'\",]+", re.I),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that could be a credential replaced by ``***``."""
+    text = _SECRETS[0].sub(r"\1=***", text)
+    text = _SECRETS[1].sub(r"\1?***", text)
+    return _SECRETS[2].sub(r"\1 ***", text)
+
+
+def sdk() -> Any:
+    """The ``azure.storage.blob`` module, or :class:`MissingExtraError`."""
+    try:
+        import azure.storage.blob as blob
+    except ImportError:
+        raise MissingExtraError(
+            "azure-storage-blob", "azure", "storage.kind 'azure_blob'"
+        ) from None
+    return blob
+
+
+def container_from_connection_string(connection_string: str, container: str) -> Any:
+    """A ``ContainerClient``; a malformed string fails without echoing it."""
+    blob = sdk()
+    try:
+        return blob.ContainerClient.from_connection_string(connection_string, container)
+    except (ValueError, TypeError):
+        raise CheckpointError(
+            "the Azure Storage connection string is malformed (it is not shown here): "
+            "check $AZURE_STORAGE_CONNECTION_STRING or storage.connection_string"
+        ) from None
+
+
+def container_from_default_credential(account_url: str, container: str) -> Any:
+    """A ``ContainerClient`` authenticated with ``DefaultAzureCredential``."""
+    blob = sdk()
+    try:
+        from azure.identity import DefaultAzureCredential
+    except ImportError:
+        raise MissingExtraError("azure-identity", "azure", "storage.credential 'default'") from None
+    return blob.ContainerClient(account_url, container, credential=DefaultAzureCredential())
+
+
+def describe(exc: BaseException) -> str:
+    """One secret-free line for an SDK error: status, error code, first line of the message."""
+    status = getattr(exc, "status_code", None)
+    code = getattr(exc, "error_code", None)
+    code = getattr(code, "value", code)
+    first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    parts = [str(p) for p in (status, code) if p]
+    hint = ""
+    if status in (401, 403):
+        hint = "; check the credential (storage.credential) and its role on the container"
+    elif type(exc).__name__ in ("ServiceRequestError", "ServiceResponseError"):
+        hint = "; check the endpoint and the network"
+    head = f"{' '.join(parts)}: " if parts else ""
+    return redact(f"{head}{first.strip()[:200]}{hint}")
+
+
+@contextlib.contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Turn Azure SDK errors raised inside into one-line :class:`CheckpointError` s."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        yield
+    except AzureError as exc:
+        raise CheckpointError(f"{action} failed: {describe(exc)}") from None

@@ -1,0 +1,487 @@
+"""A checkpoint store in Azure Blob Storage (``storage.kind: azure_blob``).
+
+Layout under ``prefix`` (``<storage.prefix>/<run_id>/checkpoints``) in one container::
+
+    <name>/manifest.json          the commit point, created last and only if absent; its blob
+                                  metadata ``upload`` names the folder holding the files
+    <name>/<upload>/<path>        the checkpoint's files (block blobs)
+    pointers/<pointer>.json       {"pointer", "name", "updated_at"}, moved by etag CAS
+    .run/<file>                   run files kept beside the checkpoints (history.jsonl)
+
+Crash safety: files are uploaded as staged blocks, each made visible by one
+``commit_block_list``; the manifest blob is created after every file, so a checkpoint
+exists exactly when its manifest does. An upload killed half-way leaves blobs under
+``<name>/<upload>/`` that nothing lists, loads or verifies; :meth:`clean_staging` (run by
+``qtrain checkpoints prune``) deletes them, and Azure drops uncommitted blocks after a week.
+Deleting removes the manifest first, for the same reason.
+
+Locally (``local_dir``) the store keeps ``.staging/`` (trainers write there before commit)
+and ``cache/<name>/``: verified downloads, re-used while the blobs' etags are unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from qtrain.checkpoints._azure import sdk, translated
+from qtrain.checkpoints._azure_cache import CheckpointCache
+from qtrain.checkpoints.manifest import MANIFEST_NAME, FileEntry, Manifest, build_manifest
+from qtrain.checkpoints.store import POINTERS, CheckpointInfo, check_name, check_pointer
+from qtrain.errors import CheckpointError
+
+_log = logging.getLogger(__name__)
+_UNSET: Any = object()
+DEFAULT_BLOCK_SIZE = 8 << 20  # 8 MiB blocks: few requests, bounded memory per upload thread.
+
+
+class PointerConflictError(CheckpointError):
+    """Another writer moved a pointer between this store's read and its compare-and-swap."""
+
+
+@dataclass(frozen=True)
+class _Committed:
+    manifest: Manifest
+    raw: bytes
+    upload: str
+    etag: str
+
+
+class AzureBlobCheckpointStore:
+    """A :class:`~qtrain.checkpoints.store.CheckpointStore` in one blob container.
+
+    Pointers move by compare-and-swap on the pointer blob's etag. ``set_pointer(p, name)``
+    succeeds only if nobody else moved ``p`` since this store object last wrote it (its
+    first write compares against the etag it reads just before): a second agent writing
+    the same run makes the other one fail with :class:`PointerConflictError` instead of
+    silently overwriting it. ``set_pointer(p, name, expected=old)`` is an explicit CAS;
+    :meth:`update_pointer` retries a read-modify-write until it lands.
+    """
+
+    def __init__(
+        self,
+        container: Any,
+        prefix: str,
+        local_dir: Path | str,
+        *,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+        max_concurrency: int = 4,
+    ) -> None:
+        if block_size < 1 or max_concurrency < 1:
+            raise ValueError("block_size and max_concurrency must be >= 1")
+        self.container = container
+        self.prefix = prefix.strip("/")
+        self.block_size = block_size
+        self.max_concurrency = max_concurrency
+        self.local_dir = Path(local_dir)
+        self.local_dir.mkdir(parents=True, exist_ok=True)
+        self.cache = CheckpointCache(self.local_dir / "cache", self.local_dir / ".staging")
+        self._pointer_etags: dict[str, str] = {}
+        self.where = f"container {container.container_name!r} under '{self.prefix or '/'}'"
+        with translated(f"opening {self.where}"):
+            if not container.exists():
+                container.create_container()
+
+    def __repr__(self) -> str:
+        return (
+            f"AzureBlobCheckpointStore(container={self.container.container_name!r}, "
+            f"prefix={self.prefix!r})"
+        )
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def staging_dir(self, name: str) -> Path:
+        """A fresh private local folder ``.staging/<name>-<uuid>`` to write ``name`` into."""
+        return self.cache.new_staging(check_name(name))
+
+    def commit(
+        self, staged: Path, name: str, metadata: dict[str, Any] | None = None
+    ) -> CheckpointInfo:
+        """Upload staging folder ``staged`` as checkpoint ``name``, manifest last; no overwrite.
+
+        The staged folder becomes the local cached copy. On failure nothing is visible; the
+        partial upload is removed when possible and otherwise by :meth:`clean_staging`.
+        """
+        check_name(name)
+        staged = Path(staged)
+        if not self.cache.is_staging(staged):
+            raise CheckpointError(
+                f"{staged} is not a staging folder of {self!r}: write into "
+                "store.staging_dir(name) first, or publish another folder with commit_from()"
+            )
+        if self.exists(name):  # fail before hashing and uploading gigabytes
+            raise self._exists_error(name)
+        manifest = build_manifest(staged, name, metadata)
+        upload = uuid.uuid4().hex
+        raw = manifest.to_json().encode()
+        try:
+            etags = {
+                rel: self._upload_file(staged / rel, f"{name}/{upload}/{rel}")
+                for rel in manifest.files
+            }
+            blob = self._client(f"{name}/{MANIFEST_NAME}")
+            with translated(f"committing checkpoint {name!r} in {self.where}"):
+                try:
+                    result = blob.upload_blob(raw, overwrite=False, metadata={"upload": upload})
+                except _errors().ResourceExistsError:
+                    raise self._exists_error(name) from None
+        except Exception:
+            self._delete_under(f"{name}/{upload}/")
+            raise
+        (staged / MANIFEST_NAME).write_bytes(raw)
+        self.cache.install(staged, name, {"manifest": result["etag"], "files": etags})
+        return CheckpointInfo.from_manifest(manifest)
+
+    def commit_from(
+        self, src: Path, name: str, metadata: dict[str, Any] | None = None
+    ) -> CheckpointInfo:
+        """Copy folder ``src`` (symlinks followed) into staging and commit it as ``name``."""
+        check_name(name)
+        src = Path(src)
+        if not src.is_dir():
+            raise CheckpointError(f"cannot commit {src} as checkpoint {name!r}: not a folder")
+        if self.exists(name):
+            raise self._exists_error(name)
+        staged = self.staging_dir(name)
+        try:
+            self.cache.copy_into(src, staged, name)
+            return self.commit(staged, name, metadata)
+        finally:
+            self.cache.discard(staged)  # gone already after a successful commit
+
+    def materialize(self, name: str) -> Path:
+        """Download (or re-use) checkpoint ``name``, every file checked against its sha256."""
+        committed = self._committed(name)
+        files = self._listing(f"{name}/{committed.upload}/")
+        for rel in sorted(committed.manifest.files):
+            if rel not in files:
+                raise CheckpointError(
+                    f"checkpoint {name!r} is missing {rel} (blob "
+                    f"{self._blob(f'{name}/{committed.upload}/{rel}')}): the checkpoint is "
+                    "damaged; delete it or restore the blob"
+                )
+        unlisted = sorted(files.keys() - committed.manifest.files.keys())
+        if unlisted:
+            raise CheckpointError(
+                f"checkpoint {name!r} has a file its manifest does not list: {unlisted[0]} "
+                f"in {self.where}; remove it (checkpoints are immutable once committed)"
+            )
+        index = {"manifest": committed.etag, "files": {r: b.etag for r, b in files.items()}}
+        cached = self.cache.lookup(name, index)
+        if cached is not None:
+            return cached
+
+        def fetch(rel: str, entry: FileEntry, dest: Path) -> None:
+            self._download_verified(name, f"{name}/{committed.upload}/{rel}", rel, entry, dest)
+
+        return self.cache.fill(name, committed.manifest, committed.raw, index, fetch)
+
+    def exists(self, name: str) -> bool:
+        """Whether checkpoint ``name`` has a committed manifest that reads back."""
+        try:
+            self._committed(name)
+        except CheckpointError:
+            return False
+        return True
+
+    def info(self, name: str) -> CheckpointInfo:
+        """Summary of checkpoint ``name`` from its manifest blob, without downloading files."""
+        return CheckpointInfo.from_manifest(self._committed(name).manifest)
+
+    def delete(self, name: str) -> None:
+        """Delete the manifest blob (the checkpoint vanishes at once), then its files."""
+        committed = self._committed(name)
+        for pointer in POINTERS:
+            if self.get_pointer(pointer) == name:
+                raise CheckpointError(
+                    f"checkpoint {name!r} in {self.where} is the {pointer!r} pointer's "
+                    f"target: set {pointer!r} to another checkpoint before deleting it"
+                )
+        gone = _errors().ResourceNotFoundError  # deleted meanwhile: the outcome asked for
+        with translated(f"deleting checkpoint {name!r} in {self.where}"), contextlib.suppress(gone):
+            self._client(f"{name}/{MANIFEST_NAME}").delete_blob(
+                etag=committed.etag, match_condition=_match().IfNotModified
+            )
+        self._delete_under(f"{name}/{committed.upload}/")
+        self.cache.evict(name)
+
+    def clean_staging(self, min_age_s: float = 0.0) -> list[str]:
+        """Remove abandoned local staging folders and blobs of uploads never committed.
+
+        Blobs under ``<name>/`` that no manifest names are the remains of a killed upload
+        (or a half-finished delete); those last modified ``min_age_s`` seconds ago or earlier
+        are deleted, so an upload in progress elsewhere survives a generous ``min_age_s``.
+        """
+        removed = [f".staging/{entry}" for entry in self.cache.clean_staging(min_age_s)]
+        root = self._blob("")
+        with translated(f"listing {self.where}"):
+            blobs = list(self.container.list_blobs(name_starts_with=root, include=["metadata"]))
+        live = {
+            b.name[len(root) :].split("/")[0]: (b.metadata or {}).get("upload")
+            for b in blobs
+            if b.name[len(root) :].count("/") == 1 and b.name.endswith(f"/{MANIFEST_NAME}")
+        }
+        cutoff = time.time() - min_age_s
+        doomed: dict[str, list[str]] = {}
+        for b in blobs:
+            parts = b.name[len(root) :].split("/")
+            if parts[0] in ("pointers", ".run") or len(parts) < 3:
+                continue
+            if live.get(parts[0]) == parts[1] or b.last_modified.timestamp() > cutoff:
+                continue
+            doomed.setdefault(f"{parts[0]}/{parts[1]}", []).append(b.name)
+        for label, names in sorted(doomed.items()):
+            self._delete_blobs(names)
+            removed.append(label)
+        return removed
+
+    # -- pointers ------------------------------------------------------------------------
+    def set_pointer(self, pointer: str, name: str, expected: str | None = _UNSET) -> None:
+        """Point ``pointer`` at checkpoint ``name`` by compare-and-swap on its etag.
+
+        With ``expected`` the swap happens only if the pointer names ``expected`` now (None:
+        unset). Without it, only if nobody else moved it since this store last did.
+        Raises :class:`PointerConflictError` when another writer got there first.
+        """
+        check_pointer(pointer)
+        if not self.exists(name):
+            raise CheckpointError(
+                f"cannot set pointer {pointer!r} to {name!r}: no complete checkpoint of that "
+                f"name in {self.where}"
+            )
+        current, etag = self._read_pointer(pointer)
+        if expected is not _UNSET and current != expected:
+            raise PointerConflictError(
+                f"pointer {pointer!r} in {self.where} names {current!r}, not the expected "
+                f"{expected!r}: another writer moved it; re-read it and decide again"
+            )
+        known = self._pointer_etags.get(pointer)
+        if expected is _UNSET and known is not None and known != etag:
+            raise PointerConflictError(
+                f"pointer {pointer!r} in {self.where} was moved by another writer (it now "
+                f"names {current!r}): is a second agent running this run? Stop it, or open "
+                "the store again to adopt the pointer's new value"
+            )
+        if not self._swap_pointer(pointer, name, etag):
+            raise PointerConflictError(
+                f"pointer {pointer!r} in {self.where} was moved by another writer while "
+                f"this one set it to {name!r}; re-read it and decide again"
+            )
+
+    def update_pointer(
+        self, pointer: str, choose: Callable[[str | None], str | None], attempts: int = 20
+    ) -> str | None:
+        """Read-modify-write ``pointer`` until the CAS lands; return what it names after.
+
+        ``choose(current)`` returns the checkpoint the pointer should name, or None (or
+        ``current``) to leave it; it is called again with the fresh value after each lost race.
+        """
+        check_pointer(pointer)
+        for attempt in range(attempts):
+            current, etag = self._read_pointer(pointer)
+            target = choose(current)
+            if target is None or target == current:
+                return current
+            if not self.exists(target):
+                raise CheckpointError(
+                    f"cannot set pointer {pointer!r} to {target!r}: no complete checkpoint "
+                    f"of that name in {self.where}"
+                )
+            if self._swap_pointer(pointer, target, etag):
+                return target
+            time.sleep(random.uniform(0, 0.01 * 2 ** min(attempt, 6)))
+        raise PointerConflictError(
+            f"pointer {pointer!r} in {self.where} kept changing under {attempts} attempts to "
+            "move it: too many writers"
+        )
+
+    def get_pointer(self, pointer: str) -> str | None:
+        """The checkpoint ``pointer`` names, or ``None`` if it was never set."""
+        return self._read_pointer(check_pointer(pointer))[0]
+
+    # -- run files -----------------------------------------------------------------------
+    def write_run_file(self, filename: str, data: bytes) -> None:
+        """Replace ``.run/<filename>`` (e.g. history.jsonl) in one atomic Put Blob."""
+        with translated(f"writing {filename} to {self.where}"):
+            self._client(f".run/{check_name(filename)}").upload_blob(data, overwrite=True)
+
+    def read_run_file(self, filename: str) -> bytes | None:
+        """The bytes of ``.run/<filename>``, or None if it was never written."""
+        with translated(f"reading {filename} from {self.where}"):
+            try:
+                return self._client(f".run/{check_name(filename)}").download_blob().readall()
+            except _errors().ResourceNotFoundError:
+                return None
+
+    # Last in the class body: a method named ``list`` shadows the builtin in later annotations.
+    def list(self) -> list[CheckpointInfo]:
+        """Checkpoints with a committed manifest, oldest commit first; partial uploads skipped."""
+        root = self._blob("")
+        with translated(f"listing {self.where}"):
+            blobs = [b.name[len(root) :] for b in self.container.list_blobs(name_starts_with=root)]
+        infos = []
+        for rel in blobs:
+            name, _, rest = rel.partition("/")
+            if rest != MANIFEST_NAME or name in ("pointers", ".run"):
+                continue
+            try:
+                infos.append(self.info(name))
+            except CheckpointError as exc:
+                _log.warning("skipping %s: %s", name, exc)
+        return sorted(infos, key=lambda info: (info.created_at, info.name))
+
+    # -- helpers -------------------------------------------------------------------------
+    def _blob(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+    def _client(self, rel: str) -> Any:
+        return self.container.get_blob_client(self._blob(rel))
+
+    def _committed(self, name: str) -> _Committed:
+        blob = self._client(f"{check_name(name)}/{MANIFEST_NAME}")
+        with translated(f"reading checkpoint {name!r} in {self.where}"):
+            try:
+                download = blob.download_blob()
+                raw = download.readall()
+            except _errors().ResourceNotFoundError:
+                raise CheckpointError(f"no checkpoint named {name!r} in {self.where}") from None
+        manifest = Manifest.from_json(raw, source=f"blob {blob.blob_name}")
+        upload = (download.properties.metadata or {}).get("upload", "")
+        if manifest.name != name or len(upload) != 32:
+            raise CheckpointError(
+                f"blob {blob.blob_name} does not describe checkpoint {name!r} (copied from "
+                "elsewhere?): the checkpoint is damaged; delete it"
+            )
+        return _Committed(manifest, raw, upload, download.properties.etag)
+
+    def _listing(self, rel_prefix: str) -> dict[str, Any]:
+        full = self._blob(rel_prefix)
+        with translated(f"listing {full} in {self.where}"):
+            return {
+                b.name[len(full) :]: b for b in self.container.list_blobs(name_starts_with=full)
+            }
+
+    def _upload_file(self, path: Path, rel: str) -> str:
+        """Stage ``path`` block by block, then make it visible with one commit_block_list."""
+        blob = self._client(rel)
+        size = path.stat().st_size
+        ids = [
+            base64.b64encode(f"{i:08d}".encode()).decode()
+            for i in range(-(-size // self.block_size))
+        ]
+
+        def stage(index: int) -> None:
+            with open(path, "rb") as handle:
+                handle.seek(index * self.block_size)
+                blob.stage_block(ids[index], handle.read(self.block_size), validate_content=True)
+
+        with translated(f"uploading {rel} to {self.where}"):
+            if self.max_concurrency > 1 and len(ids) > 1:
+                with ThreadPoolExecutor(min(self.max_concurrency, len(ids))) as pool:
+                    list(pool.map(stage, range(len(ids))))
+            else:
+                for index in range(len(ids)):
+                    stage(index)
+            block = sdk().BlobBlock
+            return blob.commit_block_list([block(block_id=i) for i in ids])["etag"]
+
+    def _download_verified(
+        self, name: str, rel_blob: str, rel: str, entry: FileEntry, dest: Path
+    ) -> None:
+        blob = self._client(rel_blob)
+        digest, size = hashlib.sha256(), 0
+        with translated(f"downloading {blob.blob_name} from {self.where}"), open(dest, "wb") as out:
+            stream = blob.download_blob(max_concurrency=self.max_concurrency)
+            for chunk in stream.chunks():
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        if size != entry.size or digest.hexdigest() != entry.sha256:
+            raise CheckpointError(
+                f"checkpoint {name!r} file {rel} (blob {blob.blob_name}) does not match its "
+                f"sha256 in {MANIFEST_NAME}: the blob is corrupt; delete the checkpoint or "
+                "restore the blob"
+            )
+
+    def _read_pointer(self, pointer: str) -> tuple[str | None, str | None]:
+        blob = self._client(f"pointers/{pointer}.json")
+        with translated(f"reading pointer {pointer!r} in {self.where}"):
+            try:
+                download = blob.download_blob()
+                raw = download.readall()
+            except _errors().ResourceNotFoundError:
+                return None, None
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
+            raise CheckpointError(
+                f"blob {blob.blob_name} is damaged: set the {pointer!r} pointer again"
+            )
+        return payload["name"], download.properties.etag
+
+    def _swap_pointer(self, pointer: str, name: str, etag: str | None) -> bool:
+        """Write the pointer if its etag is still ``etag`` (None: still absent); False if not."""
+        payload = {"pointer": pointer, "name": name, "updated_at": datetime.now(UTC).isoformat()}
+        data = (json.dumps(payload) + "\n").encode()
+        blob, errors = self._client(f"pointers/{pointer}.json"), _errors()
+        with translated(f"setting pointer {pointer!r} in {self.where}"):
+            try:
+                if etag is None:
+                    result = blob.upload_blob(data, overwrite=False)
+                else:
+                    result = blob.upload_blob(
+                        data, overwrite=True, etag=etag, match_condition=_match().IfNotModified
+                    )
+            except (errors.ResourceExistsError, errors.ResourceModifiedError):
+                return False
+        self._pointer_etags[pointer] = result["etag"]
+        return True
+
+    def _delete_under(self, rel_prefix: str) -> None:
+        """Best effort: whatever survives is garbage that :meth:`clean_staging` removes."""
+        try:
+            self._delete_blobs(list(self._listing(rel_prefix)), rel_prefix)
+        except Exception as exc:
+            _log.warning("could not remove %s (clean_staging retries): %s", rel_prefix, exc)
+
+    def _delete_blobs(self, names: list[str], rel_prefix: str | None = None) -> None:
+        full = self._blob(rel_prefix) if rel_prefix is not None else ""
+        errors = _errors()
+        with translated(f"deleting blobs in {self.where}"):
+            for name in names:
+                try:
+                    self.container.delete_blob(full + name)
+                except errors.ResourceNotFoundError:
+                    continue
+
+    def _exists_error(self, name: str) -> CheckpointError:
+        return CheckpointError(
+            f"checkpoint {name!r} already exists in {self.where}: checkpoints are never "
+            "overwritten; choose another name or delete the existing one first"
+        )
+
+
+def _errors() -> Any:
+    sdk()
+    import azure.core.exceptions as errors
+
+    return errors
+
+
+def _match() -> Any:
+    from azure.core import MatchConditions
+
+    return MatchConditions
