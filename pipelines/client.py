@@ -111,7 +111,7 @@ class _OneShotHealthzClient(kfp.Client):
 
     def get_kfp_healthz(self, sleep_duration: int = 5) -> Any:
         if self.healthz is None:
-            self.healthz = self._healthz_api.healthz_service_get_healthz(
+            self.healthz = self.healthzs.healthz_service_get_healthz(
                 _request_timeout=REQUEST_TIMEOUT_S
             )
         return self.healthz
@@ -406,7 +406,10 @@ def _wait_for_run(
     last = None
     while True:
         with _calling(url, f"reading run {run.run_id}"):
-            current = client.get_run(run.run_id)
+            # kfp's get_run has no timeout: a hung server would outlive --timeout.
+            current = client.runs.run_service_get_run(
+                run_id=run.run_id, _request_timeout=REQUEST_TIMEOUT_S
+            )
         state = str(current.state or "PENDING")
         if state != last:
             report(f"run {run.run_id}: {state}")

@@ -39,8 +39,10 @@ def test_submit_compiles_the_config_into_a_run(kfp_api, qtrain_cli) -> None:
     [run_id] = kfp_api.runs
     assert f"run id: {run_id}" in out
     assert f"run details: {kfp_api.url}/#/runs/details/{run_id}" in out
+    assert "Experiment details" not in out + err  # kfp's own prints are swallowed
     assert _run_config(run)["training"]["learning_rate"] == 0.002
     spec = run.body["pipeline_spec"]
+    spec = spec.get("pipeline_spec", spec)  # kfp nests it when there is a platform spec
     assert spec["pipelineInfo"]["name"] == "qtrain-training"
     assert "config_json" in spec["root"]["inputDefinitions"]["parameters"]
 
