@@ -183,3 +183,17 @@ def test_makefile_names_images_through_qtrain_images() -> None:
     assert "from qtrain.images import" in makefile
     for image in DOCKERFILES:
         assert f"-f images/{image}/Dockerfile" in makefile
+
+
+def test_base_image_has_the_packages_submit_compiles_with() -> None:
+    """`qtrain submit` imports pipelines/ and components/: packaged in the wheel or copied."""
+    packaged = pyproject()["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    steps = instructions(DOCKERFILES["base"])
+    copied = {shlex.split(rest)[0] for keyword, rest in steps if keyword == "COPY"}
+    env = " ".join(rest for keyword, rest in steps if keyword == "ENV")
+    for package in ("pipelines", "components"):
+        assert (REPO / package / "__init__.py").is_file()
+        if package in packaged:
+            continue
+        assert package in copied, f"images/base/Dockerfile must COPY {package}"
+        assert "PYTHONPATH=/opt/qtrain" in env

@@ -3,88 +3,33 @@ the run config, the image and the submit command the way the README says."""
 
 from __future__ import annotations
 
-import functools
 import shutil
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+from kustomize_builds import (
+    ENVIRONMENTS,
+    GITOPS_ROOTS,
+    KUBERNETES_VERSION,
+    MANIFESTS,
+    OVERLAYS,
+    ROOTS,
+    RUN_CONFIG,
+    RUN_ROOTS,
+    build,
+    kustomize,
+    of_kind,
+    one,
+    pod_specs,
+    run_config_map,
+    submit_hooks,
+)
 
 from qtrain import __version__
 from qtrain.config import load_config
 from qtrain.images import base_image
-
-MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
-KUBERNETES_VERSION = "1.32"  # the kubectl CI uses; kubernetes-validate ships its schemas
-ENVIRONMENTS = ("dev", "prod")
-OVERLAYS = ("overlays/dev", "overlays/prod")
-GITOPS_ROOTS = ("gitops/dev", "gitops/prod")
-ROOTS = ("base", *OVERLAYS, *GITOPS_ROOTS, "gitops")
-RUN_ROOTS = ("base", *OVERLAYS, *GITOPS_ROOTS)  # the roots that deploy a namespace
-RUN_CONFIG = "qtrain-run-config"
-SUBMIT_HOOK = "qtrain-submit"
-
-Obj = dict[str, Any]
-
-
-def kustomize(root: Path) -> list[Obj]:
-    """``kubectl kustomize ROOT`` as a list of objects; fails (not skips) without kubectl."""
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail(
-            "kubectl not found: install kubectl (Debian package kubectl); "
-            "these tests build every kustomize overlay with `kubectl kustomize`"
-        )
-    done = subprocess.run(
-        [kubectl, "kustomize", str(root)], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, f"kubectl kustomize {root} failed:\n{done.stderr}"
-    return [obj for obj in yaml.safe_load_all(done.stdout) if obj]
-
-
-@functools.cache
-def build(root: str) -> tuple[Obj, ...]:
-    """The (cached) build of a root under manifests/."""
-    return tuple(kustomize(MANIFESTS / root))
-
-
-def of_kind(objects: tuple[Obj, ...] | list[Obj], kind: str) -> list[Obj]:
-    return [obj for obj in objects if obj["kind"] == kind]
-
-
-def one(objects: tuple[Obj, ...] | list[Obj], kind: str) -> Obj:
-    found = of_kind(objects, kind)
-    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
-    return found[0]
-
-
-def run_config_map(objects: tuple[Obj, ...] | list[Obj]) -> Obj:
-    maps = [
-        m for m in of_kind(objects, "ConfigMap") if m["metadata"]["name"].startswith(RUN_CONFIG)
-    ]
-    assert len(maps) == 1, f"expected one {RUN_CONFIG}-<hash> ConfigMap, found {len(maps)}"
-    return maps[0]
-
-
-def pod_specs(objects: tuple[Obj, ...] | list[Obj]) -> list[Obj]:
-    specs = []
-    for obj in objects:
-        if obj["kind"] == "CronJob":
-            specs.append(obj["spec"]["jobTemplate"]["spec"]["template"]["spec"])
-        elif obj["kind"] == "Job":
-            specs.append(obj["spec"]["template"]["spec"])
-    return specs
-
-
-def submit_hooks(objects: tuple[Obj, ...] | list[Obj]) -> list[Obj]:
-    return [
-        job
-        for job in of_kind(objects, "Job")
-        if job["metadata"].get("annotations", {}).get("argocd.argoproj.io/hook")
-    ]
 
 
 @pytest.mark.parametrize("root", ROOTS)
@@ -122,6 +67,20 @@ def test_run_config_map_is_a_valid_run_config(root: str, tmp_path: Path) -> None
     config = load_config(path)
     assert config.runtime.output_dir.startswith("/mnt/checkpoints")
     assert config.data.path.startswith("/mnt/data/")
+
+
+@pytest.mark.parametrize("root", RUN_ROOTS)
+def test_run_config_names_what_the_build_deploys(root: str, tmp_path: Path) -> None:
+    """The pipeline mounts the PVC and reads the Secret the config names: they must match."""
+    objects = build(root)
+    path = tmp_path / "run.yaml"
+    path.write_text(run_config_map(objects)["data"]["run.yaml"], encoding="utf-8")
+    kubeflow = load_config(path).kubeflow
+    claims = {pvc["metadata"]["name"] for pvc in of_kind(objects, "PersistentVolumeClaim")}
+    assert kubeflow.model_cache_pvc in claims
+    assert kubeflow.model_cache_path == "/models/cache"  # HF_HOME in images/*/Dockerfile
+    assert kubeflow.azure_secret == "qtrain-azure"
+    assert kubeflow.gpu.count >= 1, "phi-4 QLoRA trains on a GPU"
 
 
 def test_dev_runs_fewer_cycles_than_prod(tmp_path: Path) -> None:
