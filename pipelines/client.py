@@ -17,6 +17,7 @@ import io
 import json
 import os
 import re
+import ssl
 import tempfile
 import time
 import warnings
@@ -104,15 +105,30 @@ class ScheduledRun:
     new_version: bool
 
 
+class _NotKfpError(Exception):
+    """The health check answered 2xx with something that is not KFP's JSON."""
+
+
 class _OneShotHealthzClient(kfp.Client):
-    """``kfp.Client`` whose health check fails at once (the stock one sleeps 5x5 s on a 401)."""
+    """``kfp.Client`` whose health check fails at once (the stock one sleeps 5x5 s on a 401)
+    and insists on JSON: a login page in front of KFP answers 200 with HTML, which the
+    generated client would quietly read as an empty health response."""
 
     healthz: Any = None
 
     def get_kfp_healthz(self, sleep_duration: int = 5) -> Any:
         if self.healthz is None:
-            self.healthz = self.healthzs.healthz_service_get_healthz(
-                _request_timeout=REQUEST_TIMEOUT_S
+            raw = self.healthzs.healthz_service_get_healthz(
+                _preload_content=False, _request_timeout=REQUEST_TIMEOUT_S
+            )
+            try:
+                data = json.loads(raw.data or b"{}")
+            except ValueError:
+                data = None
+            if not isinstance(data, dict):
+                raise _NotKfpError(raw.headers.get("Content-Type") or "no content type")
+            self.healthz = kfp_server_api.V2beta1GetHealthzResponse(
+                multi_user=data.get("multi_user"), pipeline_store=data.get("pipeline_store")
             )
         return self.healthz
 
@@ -443,6 +459,11 @@ def _calling(url: str, action: str) -> Iterator[None]:
             yield
     except kfp_server_api.ApiException as exc:
         raise _status_error(url, action, exc) from None
+    except _NotKfpError as exc:
+        raise KfpRequestError(
+            f"{url}/apis/v2beta1/healthz answered {exc} rather than KFP's JSON (a login "
+            "page?): check --host, and --token for an authenticated install"
+        ) from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise KfpUnreachableError(
             f"cannot reach the KFP API at {url}: {_network_reason(exc)}; check --host"
@@ -492,6 +513,9 @@ def _network_reason(exc: BaseException) -> str:
     cause = cause if isinstance(cause, BaseException) else exc  # MaxRetryError wraps the cause
     text = str(cause)
     errno = re.search(r"\[Errno -?\d+\] ([^()\]]+)", text)
+    if isinstance(cause, urllib3.exceptions.SSLError | ssl.SSLError):
+        short = re.sub(r"\s*\(_ssl\.c:\d+\)", "", text)
+        return f"TLS handshake failed ({_one_line(short, 120)}), maybe http:// not https://"
     if isinstance(cause, urllib3.exceptions.NameResolutionError):
         return f"cannot resolve the host name ({errno.group(1).strip() if errno else text})"
     if errno:

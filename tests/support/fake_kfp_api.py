@@ -5,7 +5,8 @@ experiments, pipelines (list, upload, upload_version, versions), runs and recurr
 with the JSON field names of ``kfp_server_api`` and google.rpc.Status error bodies. Every
 request is recorded so tests can assert what was sent. Knobs: ``token`` (answer 401 without
 ``Authorization: Bearer <token>``), ``fail`` (path prefix -> HTTP status), ``polls_to_finish``
-and ``final_state`` (a run reads RUNNING that many times, then the final state).
+and ``final_state`` (a run reads RUNNING that many times, then the final state), ``login_page``
+(answer everything 200 with HTML, as an auth proxy's login redirect ends).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class FakeKfpApi:
         self.token: str | None = None
         self.fail: dict[str, int] = {}
         self.multi_user = False
+        self.login_page = False
         self.polls_to_finish = 2
         self.final_state = "SUCCEEDED"
         self.url = ""
@@ -241,9 +243,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif raw:
             request.body = json.loads(raw)
         status, payload = self.api.handle(request)
-        data = json.dumps(payload).encode()
+        data, kind = json.dumps(payload).encode(), "application/json"
+        if self.api.login_page:
+            status, data, kind = 200, b"<html><body>Log in</body></html>", "text/html"
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

@@ -148,6 +148,26 @@ def test_unreachable_host_is_one_line(closed_port_url, qtrain_cli) -> None:
     )
 
 
+def test_https_against_plain_http_is_one_line(kfp_api, qtrain_cli) -> None:
+    https = kfp_api.url.replace("http://", "https://")
+    code, _, err = qtrain_cli("submit", "--host", https)
+    assert code == 2
+    line = _error_line(err)
+    assert line.startswith(f"error: cannot reach the KFP API at {https}: TLS handshake failed")
+    assert line.endswith("maybe http:// not https://; check --host")
+
+
+def test_a_login_page_is_not_taken_for_the_api(kfp_api, qtrain_cli) -> None:
+    kfp_api.login_page = True
+    code, _, err = qtrain_cli("submit", "--host", kfp_api.url)
+    assert code == 2
+    assert _error_line(err) == (
+        f"error: {kfp_api.url}/apis/v2beta1/healthz answered text/html rather than KFP's JSON "
+        "(a login page?): check --host, and --token for an authenticated install"
+    )
+    assert len(kfp_api.requests) == 1
+
+
 def test_missing_credentials_are_one_line(kfp_api, qtrain_cli) -> None:
     kfp_api.token = "s3cret"
     code, _, err = qtrain_cli("schedule", "--host", kfp_api.url, "--cron", "@hourly")
