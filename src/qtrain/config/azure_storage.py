@@ -86,7 +86,13 @@ class AzureBlobStorageFields(BaseModel):
         # SAS token in account_url) is a mapping, which the config loader never echoes.
         kind = getattr(self, "kind", "azure_blob")
         if kind != "azure_blob":
-            stray = [name for name in (*_AZURE_FIELDS, "resume") if name in self.model_fields_set]
+            # Set to a non-default value: a dumped config (every field present) still loads.
+            stray = [
+                name
+                for name in (*_AZURE_FIELDS, "resume")
+                if name in self.model_fields_set
+                and getattr(self, name) != type(self).model_fields[name].default
+            ]
             if stray:
                 verb = "applies" if len(stray) == 1 else "apply"
                 raise ValueError(

@@ -1,4 +1,8 @@
-"""One trial: train from a starting checkpoint, evaluate, and commit a checkpoint."""
+"""One trial: train from a starting checkpoint, evaluate, and commit a checkpoint.
+
+``run_trial`` does all three in one process (the in-process engine); the pipeline steps
+use its halves, :func:`train_trial_into` and :func:`evaluate_checkpoint_dir`, in two.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from qtrain.config.schema import RunConfig
-from qtrain.evaluation import evaluate_model
+from qtrain.evaluation import EvalResult, evaluate_model
 from qtrain.history import TrialRecord
 from qtrain.training.params import apply_params
 from qtrain.training.session import ModelSession
-from qtrain.training.sft import build_sft_config, train_model
+from qtrain.training.sft import TrainSummary, build_sft_config, train_model
+
+TRIAL_FILE = "trial.json"
+METRICS_FILE = "metrics.json"
+SAMPLES_FILE = "samples.json"
 
 
 @dataclass(frozen=True)
@@ -46,41 +54,14 @@ def run_trial(
     effective = apply_params(config, spec.params)
     staging = store.staging_dir(spec.name)
     init_from = store.materialize(spec.start_checkpoint) if spec.start_checkpoint else None
-    # Trials of one cycle share a data order (common random numbers); cycles differ.
-    data_seed = effective.training.seed * 1000 + spec.cycle
-    sft_config = build_sft_config(
-        effective.training,
-        spec.steps,
-        staging / "_trainer",
-        session.device,
-        data_seed,
-        session.dtype,
-    )
     with session.trainable(effective.model.lora, effective.training.seed, init_from) as model:
-        summary = train_model(model, session.tokenizer, train_rows, sft_config, callbacks)
+        summary = _train(spec, session, model, train_rows, effective, staging, callbacks)
         result = evaluate_model(model, session.tokenizer, eval_rows, effective.evaluation)
-        shutil.rmtree(staging / "_trainer", ignore_errors=True)
         model.save_pretrained(str(staging), safe_serialization=True)
     session.tokenizer.save_pretrained(str(staging))
-    train_metrics = {
-        "train_loss": summary.train_loss,
-        "steps": float(summary.steps),
-        "tokens": float(summary.tokens),
-        "train_seconds": round(summary.wall_seconds, 3),
-        "tokens_per_second": round(summary.tokens_per_second, 1),
-    }
-    trial_info = {
-        "cycle": spec.cycle,
-        "trial": spec.trial,
-        "params": spec.params,
-        "start_checkpoint": spec.start_checkpoint,
-        "base_model": config.model.name,
-        "training_mode": config.model.training_mode,
-        "config": effective.model_dump(mode="json"),
-    }
-    _write_json(staging / "trial.json", trial_info)
-    _write_json(staging / "metrics.json", {"eval": result.metrics, "train": train_metrics})
-    _write_json(staging / "samples.json", result.samples)
+    train_metrics = _train_metrics(summary)
+    _write_json(staging / TRIAL_FILE, _trial_info(spec, config, effective, train_metrics))
+    write_trial_results(staging, result, train_metrics)
     store.commit(
         staging, spec.name, {"cycle": spec.cycle, "trial": spec.trial, "metrics": result.metrics}
     )
@@ -95,6 +76,98 @@ def run_trial(
         train=train_metrics,
         proposal=proposal_metadata or {},
     )
+
+
+def train_trial_into(
+    spec: TrialSpec,
+    session: ModelSession,
+    train_rows: list[dict[str, Any]],
+    config: RunConfig,
+    init_from: Path | None,
+    out_dir: Path,
+    callbacks: list[Any] | None = None,
+) -> dict[str, float]:
+    """Train one trial from ``init_from`` (None: the base model) and save it in ``out_dir``.
+
+    Writes the adapter (or full weights), the tokenizer and ``trial.json``; evaluation is
+    :func:`evaluate_checkpoint_dir`'s. Training is the same as :func:`run_trial`'s, so the
+    two engines produce the same weights. Returns the training metrics.
+    """
+    effective = apply_params(config, spec.params)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with session.trainable(effective.model.lora, effective.training.seed, init_from) as model:
+        summary = _train(spec, session, model, train_rows, effective, out_dir, callbacks)
+        model.save_pretrained(str(out_dir), safe_serialization=True)
+    session.tokenizer.save_pretrained(str(out_dir))
+    train_metrics = _train_metrics(summary)
+    _write_json(out_dir / TRIAL_FILE, _trial_info(spec, config, effective, train_metrics))
+    return train_metrics
+
+
+def evaluate_checkpoint_dir(
+    checkpoint_dir: Path,
+    session: ModelSession,
+    eval_rows: list[dict[str, Any]],
+    config: RunConfig,
+    params: dict[str, Any],
+) -> EvalResult:
+    """Evaluate the trial saved in ``checkpoint_dir`` (trained with ``params``)."""
+    effective = apply_params(config, params)
+    with session.trainable(effective.model.lora, effective.training.seed, checkpoint_dir) as model:
+        return evaluate_model(model, session.tokenizer, eval_rows, effective.evaluation)
+
+
+def _train(
+    spec: TrialSpec,
+    session: ModelSession,
+    model: Any,
+    train_rows: list[dict[str, Any]],
+    effective: RunConfig,
+    work_dir: Path,
+    callbacks: list[Any] | None,
+) -> TrainSummary:
+    # Trials of one cycle share a data order (common random numbers); cycles differ.
+    data_seed = effective.training.seed * 1000 + spec.cycle
+    sft_config = build_sft_config(
+        effective.training, spec.steps, work_dir / "_trainer", session.device, data_seed,
+        session.dtype,
+    )  # fmt: skip
+    summary = train_model(model, session.tokenizer, train_rows, sft_config, callbacks)
+    shutil.rmtree(work_dir / "_trainer", ignore_errors=True)
+    return summary
+
+
+def _train_metrics(summary: TrainSummary) -> dict[str, float]:
+    return {
+        "train_loss": summary.train_loss,
+        "steps": float(summary.steps),
+        "tokens": float(summary.tokens),
+        "train_seconds": round(summary.wall_seconds, 3),
+        "tokens_per_second": round(summary.tokens_per_second, 1),
+    }
+
+
+def _trial_info(
+    spec: TrialSpec, config: RunConfig, effective: RunConfig, train_metrics: dict[str, float]
+) -> dict[str, Any]:
+    return {
+        "cycle": spec.cycle,
+        "trial": spec.trial,
+        "name": spec.name,
+        "params": spec.params,
+        "steps": spec.steps,
+        "start_checkpoint": spec.start_checkpoint,
+        "base_model": config.model.name,
+        "training_mode": config.model.training_mode,
+        "train": train_metrics,
+        "config": effective.model_dump(mode="json"),
+    }
+
+
+def write_trial_results(folder: Path, result: EvalResult, train_metrics: dict[str, float]) -> None:
+    """Write ``metrics.json`` and ``samples.json`` as a committed checkpoint holds them."""
+    _write_json(folder / METRICS_FILE, {"eval": result.metrics, "train": train_metrics})
+    _write_json(folder / SAMPLES_FILE, result.samples)
 
 
 def _write_json(path: Path, payload: Any) -> None:

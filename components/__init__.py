@@ -1,0 +1,26 @@
+"""KFP components of the qtrain pipeline: one small file per step, each calling ``qtrain.steps``.
+
+The components are lightweight Python components whose code runs in the qtrain images
+(``qtrain.images``: the base image for every step, the CUDA image for training), so the
+only thing here is the interface: typed inputs and outputs the Kubeflow UI understands.
+"""
+
+from components.evaluate import evaluate
+from components.export import export
+from components.gate import early_stop_gate
+from components.preprocess import preprocess
+from components.propose import propose
+from components.report_failure import report_failure
+from components.select import select
+from components.train_trial import train_trial
+
+__all__ = [
+    "early_stop_gate",
+    "evaluate",
+    "export",
+    "preprocess",
+    "propose",
+    "report_failure",
+    "select",
+    "train_trial",
+]

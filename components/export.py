@@ -1,0 +1,33 @@
+"""Component: export the selected checkpoint and write the run directory and report."""
+
+from kfp import dsl
+from kfp.dsl import Artifact, Dataset, Input, Markdown, Model, Output
+
+from qtrain.images import base_image
+
+
+@dsl.component(base_image=base_image(), install_kfp_package=False)
+def export(
+    config_json: str,
+    state: Input[Artifact],
+    incumbent: Input[Model],
+    data: Input[Dataset],
+    run: Output[Artifact],
+    model: Output[Model],
+    report: Output[Markdown],
+):
+    """``run`` is the whole run directory; ``model`` its export; ``report`` the history."""
+    import shutil
+    from pathlib import Path
+
+    from qtrain.steps import export_run
+
+    run_dir = Path(run.path)
+    result = export_run(
+        config_json, Path(state.path), Path(incumbent.path), Path(data.path), run_dir
+    )
+    shutil.copytree(run_dir / "export", model.path, dirs_exist_ok=True)
+    shutil.copyfile(run_dir / "report.md", report.path)
+    best = result.get("best") or {}
+    model.metadata.update({"checkpoint": best.get("checkpoint"), **best.get("metrics", {})})
+    run.metadata.update({"run_id": result["run_id"], "stopped_because": result["stopped_because"]})

@@ -1,0 +1,106 @@
+"""``qtrain run --engine kfp-local``: execute the compiled DAG with kfp.local's subprocess runner.
+
+Every step runs as its own Python process, exactly as the components' code runs in a pod,
+and the run directory ends up with the in-process engine's layout (the export step writes
+it; this module moves it into ``<output_dir>/<run_id>``). On failure the run directory
+still gets the history, the events and a report with ``status: failed``.
+"""
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from kfp import local
+
+from pipelines.training_pipeline import build_pipeline
+from qtrain.config.schema import RunConfig
+from qtrain.errors import QtrainError
+from qtrain.rundir import RunDirectory, new_run_id, write_json_atomic
+
+#: Where kfp.local keeps task outputs, inside the output directory, one folder per run.
+LOCAL_ROOT = ".kfp-local"
+
+
+def run_kfp_local(config: RunConfig, keep_outputs: bool = False) -> dict[str, Any]:
+    """Run ``config``'s pipeline locally; returns report.json's content.
+
+    Task outputs go to ``<output_dir>/.kfp-local/<run_id>`` and are removed after a
+    successful run unless ``keep_outputs``; after a failure they are kept for inspection.
+    """
+    run_id = config.runtime.run_id or new_run_id()
+    config = config.model_copy(
+        update={"runtime": config.runtime.model_copy(update={"run_id": run_id})}
+    )
+    run_dir = RunDirectory(config.output_path() / run_id)
+    if run_dir.root.exists():
+        raise QtrainError(
+            f"run directory {run_dir.root} already exists: choose another runtime.run_id "
+            "(qtrain never overwrites a run)"
+        )
+    outputs = config.output_path() / LOCAL_ROOT / run_id
+    outputs.mkdir(parents=True, exist_ok=False)
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(outputs),
+        raise_on_error=True,
+    )
+    started = time.time()
+    try:
+        build_pipeline(config)(config_json=config.model_dump_json())
+    except Exception as exc:
+        return _record_failure(config, run_dir, outputs, exc, time.time() - started)
+    exported = _find_one(outputs, "report.json", parent_named="run")
+    shutil.move(str(exported.parent), run_dir.root)
+    report = json.loads(run_dir.report_json.read_text(encoding="utf-8"))
+    report["run_dir"] = str(run_dir.root)
+    report["engine"] = "kfp-local"
+    write_json_atomic(run_dir.report_json, report)
+    if not keep_outputs:
+        shutil.rmtree(outputs, ignore_errors=True)
+    return report
+
+
+def _find_one(root: Path, name: str, parent_named: str) -> Path:
+    found = [p for p in root.rglob(name) if p.parent.name == parent_named]
+    if len(found) != 1:
+        raise QtrainError(
+            f"expected one exported run under {root}, found {len(found)}: the pipeline did not "
+            "reach its export step"
+        )
+    return found[0]
+
+
+def _record_failure(
+    config: RunConfig, run_dir: RunDirectory, outputs: Path, exc: Exception, seconds: float
+) -> dict[str, Any]:
+    """Write what the failed run got to (latest state) and a failed report, then raise."""
+    from qtrain.steps.state import CONFIG_FILE, EVENTS_FILE, HISTORY_FILE, decision_agent
+
+    message = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # kfp.local colours its messages
+    reason = f"{type(exc).__name__}: {message}".splitlines()[0][:500]
+    run_dir.root.mkdir(parents=True)
+    states = sorted(
+        (p.parent for p in outputs.rglob("state.json")), key=lambda p: p.stat().st_mtime
+    )
+    report: dict[str, Any] = {"run_id": run_dir.run_id, "status": "failed"}
+    if states:
+        latest = states[-1]
+        for name in (CONFIG_FILE, HISTORY_FILE, EVENTS_FILE):
+            shutil.copy2(latest / name, run_dir.root / name)
+        agent = decision_agent(config, latest)
+        agent.run_dir = run_dir
+        agent.stopped_because = reason
+        report = agent.write_report("failed", {}, wall_seconds=seconds, run_id=run_dir.run_id)
+    else:
+        report.update(stopped_because=reason, wall_seconds=round(seconds, 3))
+        write_json_atomic(run_dir.report_json, report)
+    report["engine"] = "kfp-local"
+    report["task_outputs"] = str(outputs)
+    write_json_atomic(run_dir.report_json, report)
+    raise QtrainError(
+        f"kfp-local run {run_dir.run_id} failed ({reason}); report in {run_dir.report_json}, "
+        f"task outputs kept in {outputs}"
+    ) from exc

@@ -1,0 +1,162 @@
+"""The qtrain KFP pipeline: preprocess -> cycles unrolled to max_cycles -> export.
+
+KFP v2 has no while loop, so ``build_pipeline`` unrolls ``early_stopping.max_cycles``
+cycles at compile time. Cycle c+1 sits inside ``dsl.If`` on cycle c's early-stop gate (a
+component with a single boolean output); its ``dsl.Else`` exports the incumbent. Nothing
+can be read out of a ``dsl.If``, so each cycle carries the state and the incumbent
+checkpoint forward as artifacts. The run config travels as one pipeline parameter,
+``config_json``, validated again inside every step.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kfp import compiler, dsl, kubernetes
+
+from components import (
+    early_stop_gate,
+    evaluate,
+    export,
+    preprocess,
+    propose,
+    report_failure,
+    select,
+    train_trial,
+)
+from qtrain import __version__
+from qtrain.config.schema import RunConfig
+
+PIPELINE_NAME = "qtrain-training"
+PARAMETER = "config_json"
+
+
+def build_pipeline(config: RunConfig) -> Callable[..., Any]:
+    """The pipeline function for ``config``, unrolled to ``early_stopping.max_cycles``."""
+    settings = _TaskSettings(config)
+    max_cycles = config.early_stopping.max_cycles
+    k = config.training.trials_per_cycle
+
+    @dsl.pipeline(
+        name=PIPELINE_NAME,
+        description=(
+            f"qtrain {__version__}: fine-tune {config.model.name} while a QUBO optimizer "
+            f"({config.quantum.solver_type}) re-chooses hyperparameters; up to {max_cycles} "
+            f"cycles of {k} trials, early stopping, export of the best checkpoint."
+        ),
+    )
+    def qtrain_training(config_json: str = config.model_dump_json()) -> None:
+        on_exit = report_failure(config_json=config_json).set_display_name("report")
+        settings.plain(on_exit)
+        with dsl.ExitHandler(on_exit, name="qtrain-run"):
+            prep = settings.model_step(preprocess(config_json=config_json))
+            prep.set_display_name("preprocess")
+            _cycle(
+                1, max_cycles, k, settings, config_json,
+                prep.outputs["data"], prep.outputs["state"], prep.outputs["base"],
+            )  # fmt: skip
+
+    return qtrain_training
+
+
+def compile_pipeline(config: RunConfig, output: Path) -> Path:
+    """Compile ``config``'s pipeline to KFP IR YAML at ``output``; returns the path."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(build_pipeline(config), package_path=str(output))
+    return output
+
+
+def _cycle(
+    cycle: int,
+    max_cycles: int,
+    k: int,
+    settings: "_TaskSettings",
+    config_json: Any,
+    data: Any,
+    state: Any,
+    incumbent: Any,
+) -> None:
+    """Add cycle ``cycle`` and, nested under its gate, the cycles after it."""
+    proposals = settings.plain(propose(config_json=config_json, state=state), secrets=True)
+    proposals.set_display_name(f"cycle {cycle}: propose")
+    with dsl.ParallelFor(proposals.output, parallelism=k, name=f"trials-{cycle}") as proposal:
+        trained = train_trial(
+            config_json=config_json, data=data, start=incumbent, proposal=proposal
+        )
+        settings.train(trained).set_display_name(f"cycle {cycle}: train")
+        scored = evaluate(
+            config_json=config_json, data=data, checkpoint=trained.outputs["checkpoint"]
+        )
+        settings.model_step(scored).set_display_name(f"cycle {cycle}: evaluate")
+    chosen = select(
+        config_json=config_json,
+        state=state,
+        incumbent=incumbent,
+        checkpoints=dsl.Collected(trained.outputs["checkpoint"]),
+        records=dsl.Collected(scored.outputs["record"]),
+    )
+    settings.plain(chosen).set_display_name(f"cycle {cycle}: select")
+    new_state, new_incumbent = chosen.outputs["new_state"], chosen.outputs["new_incumbent"]
+    if cycle == max_cycles:  # early stopping's max_cycles has fired: export unconditionally
+        _export(settings, config_json, new_state, new_incumbent, data, cycle)
+        return
+    gate = settings.plain(early_stop_gate(state=new_state))
+    gate.set_display_name(f"cycle {cycle}: continue?")
+    with dsl.If(gate.output == True, name=f"continue-{cycle}"):  # noqa: E712 (a KFP condition)
+        _cycle(cycle + 1, max_cycles, k, settings, config_json, data, new_state, new_incumbent)
+    with dsl.Else(name=f"stop-{cycle}"):
+        _export(settings, config_json, new_state, new_incumbent, data, cycle)
+
+
+def _export(
+    settings: "_TaskSettings", config_json: Any, state: Any, incumbent: Any, data: Any, cycle: int
+) -> None:
+    task = export(config_json=config_json, state=state, incumbent=incumbent, data=data)
+    settings.model_step(task).set_display_name(f"export (after cycle {cycle})")
+
+
+class _TaskSettings:
+    """Resources, secrets, volumes and retries from the config's ``kubeflow`` section."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.kf = config.kubeflow
+
+    def plain(self, task: dsl.PipelineTask, secrets: bool = False) -> dsl.PipelineTask:
+        """Every task: caching as configured; Azure credentials where the task needs them."""
+        task.set_caching_options(self.kf.caching)
+        if secrets and self.kf.azure_secret:
+            kubernetes.use_secret_as_env(
+                task,
+                secret_name=self.kf.azure_secret,
+                secret_key_to_env={key: key for key in self.kf.azure_secret_keys},
+                optional=True,
+            )
+        return task
+
+    def model_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
+        """A task that loads the model: the model cache volume."""
+        self.plain(task)
+        if self.kf.model_cache_pvc:
+            kubernetes.mount_pvc(
+                task, pvc_name=self.kf.model_cache_pvc, mount_path=self.kf.model_cache_path
+            )
+            task.set_env_variable("HF_HOME", self.kf.model_cache_path)
+        return task
+
+    def train(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
+        """The train task: GPU (when configured), limits, retries, and the Azure secret."""
+        self.model_step(task)
+        self.plain(task, secrets=True)
+        task.set_cpu_limit(self.kf.train_cpu).set_memory_limit(self.kf.train_memory)
+        task.set_retry(num_retries=self.kf.train_retries, backoff_duration="30s")
+        gpu = self.kf.gpu
+        if gpu.count > 0:
+            task.set_accelerator_type(gpu.accelerator_type).set_accelerator_limit(gpu.count)
+            for label, value in gpu.node_selector.items():
+                kubernetes.add_node_selector(task, label_key=label, label_value=value)
+            for t in gpu.tolerations:
+                kubernetes.add_toleration(
+                    task, key=t.key, operator=t.operator, value=t.value, effect=t.effect
+                )
+        return task

@@ -1,0 +1,36 @@
+"""The loop's steps as file-in/file-out functions, one per pipeline component.
+
+Each KFP component in ``components/`` is a thin interface over one of these; they share the
+in-process agent's code (training, evaluation, selection, early stopping), so both engines
+make the same decisions. State passes between steps as folders:
+
+- *data*: the prepared dataset (``qtrain.data.save_prepared``);
+- *state*: ``config.yaml``, ``state.json``, ``history.jsonl``, ``events.jsonl`` — everything
+  else (incumbent, early stopping, the optimizer) is re-derived from the history;
+- *checkpoint*: one trial's adapter, tokenizer and ``trial.json``; the *incumbent* is the
+  best one so far, carried from cycle to cycle (a folder without weights = the base model).
+
+Nothing here imports kfp.
+"""
+
+from qtrain.steps.export import export_run, failure_report
+from qtrain.steps.gate import should_continue
+from qtrain.steps.preprocess import preprocess
+from qtrain.steps.propose import propose
+from qtrain.steps.select import select
+from qtrain.steps.state import RunState, parse_config_json, read_state
+from qtrain.steps.trial import evaluate_trial, train_trial
+
+__all__ = [
+    "RunState",
+    "evaluate_trial",
+    "export_run",
+    "failure_report",
+    "parse_config_json",
+    "preprocess",
+    "propose",
+    "read_state",
+    "select",
+    "should_continue",
+    "train_trial",
+]

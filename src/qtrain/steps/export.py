@@ -1,0 +1,98 @@
+"""The last step: export the incumbent and assemble the run directory; and the failure report.
+
+The exported folder has the in-process engine's layout (``qtrain.rundir.RunDirectory``):
+``config.yaml``, ``events.jsonl``, ``history.jsonl``, ``data/``, ``checkpoints/`` (the
+selected checkpoint, committed with its manifest, and the incumbent/best/latest pointers),
+``export/`` and ``report.json``/``report.md``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from qtrain.events import EventLog
+from qtrain.rundir import RunDirectory
+from qtrain.steps.state import (
+    CONFIG_FILE,
+    EVENTS_FILE,
+    HISTORY_FILE,
+    decision_agent,
+    has_weights,
+    parse_config_json,
+    read_state,
+)
+
+
+def export_run(
+    config_json: str, state_dir: Path, incumbent_dir: Path, data_dir: Path, run_dir: Path
+) -> dict[str, Any]:
+    """Export the selected checkpoint, write the run directory ``run_dir``; return the report."""
+    from qtrain.checkpoints import LocalCheckpointStore
+    from qtrain.data import load_prepared
+    from qtrain.export import export_checkpoint
+    from qtrain.training.session import ModelSession
+
+    config = parse_config_json(config_json)
+    state = read_state(state_dir)
+    layout = RunDirectory(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(state_dir / CONFIG_FILE, layout.config_file)
+    shutil.copy2(state_dir / HISTORY_FILE, layout.history_file)
+    shutil.copy2(state_dir / EVENTS_FILE, layout.events_file)
+    shutil.copytree(data_dir, layout.data_dir, dirs_exist_ok=True)
+    agent = decision_agent(config, state_dir)
+    agent.run_dir = layout
+    agent.events = EventLog(layout.events_file)
+    agent.data = load_prepared(data_dir)
+    agent.stopped_because = state.stop_reason
+    exports: dict[str, str] = {}
+    if agent.incumbent is not None and has_weights(incumbent_dir):
+        name = agent.incumbent.checkpoint
+        store = LocalCheckpointStore(layout.checkpoints)
+        store.commit_from(
+            incumbent_dir, name,
+            {"cycle": agent.incumbent.cycle, "trial": agent.incumbent.trial,
+             "metrics": agent.incumbent.metrics},
+        )  # fmt: skip
+        for pointer in ("incumbent", "best", "latest"):
+            store.set_pointer(pointer, name)
+        session = ModelSession(config)
+        exports = export_checkpoint(
+            store.materialize(name), layout.export_dir, session,
+            merged=config.runtime.export_merged,
+        )  # fmt: skip
+        agent.events.emit("export", checkpoint=name, paths=exports)
+    report = agent.write_report(
+        "completed", exports, wall_seconds=time.time() - state.started, run_id=state.run_id
+    )
+    agent.events.emit(
+        "run_end", status="completed", stopped_because=state.stop_reason, run_dir=run_dir
+    )
+    agent.events.close()
+    return report
+
+
+def failure_report(config_json: str, status: dict[str, Any]) -> str:
+    """Markdown for the pipeline's exit handler: the final status and the failing task."""
+    state = status.get("state", "UNKNOWN")
+    lines = [
+        "# qtrain pipeline run",
+        "",
+        f"- status: **{state}**",
+        f"- pipeline job: `{status.get('pipelineJobResourceName', '?')}`",
+        f"- task: `{status.get('pipelineTaskName', '?')}`",
+    ]
+    error = status.get("error") or {}
+    if error.get("message"):
+        lines.append(f"- error: {error['message']}")
+    try:
+        config = parse_config_json(config_json)
+        lines.append(f"- model: `{config.model.name}`, solver: `{config.quantum.solver_type}`")
+    except Exception as exc:  # the report must be written even for a bad config
+        lines.append(f"- config: invalid ({exc})")
+    if state not in ("SUCCEEDED", "COMPLETE"):
+        lines += ["", "The run did not complete; earlier artifacts (checkpoints, state) are kept."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,52 @@
+"""Step 1: validate the data, tokenize it, and measure the base model (the starting point)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qtrain.events import EventLog
+from qtrain.rundir import new_run_id
+from qtrain.steps.state import (
+    BASE_MARKER,
+    EVENTS_FILE,
+    RunState,
+    init_state,
+    parse_config_json,
+    write_json,
+)
+
+
+def preprocess(config_json: str, data_dir: Path, state_dir: Path, base_dir: Path) -> dict[str, Any]:
+    """Prepare the data into ``data_dir`` and start the run state in ``state_dir``.
+
+    ``base_dir`` receives the starting "checkpoint" of cycle 1: a marker for the base model.
+    Bad rows fail here, before the model loads. Returns the preprocessing report.
+    """
+    from qtrain.data import prepare_dataset, save_prepared, validate_data
+    from qtrain.evaluation import evaluate_model
+    from qtrain.training.session import ModelSession
+
+    config = parse_config_json(config_json)
+    validated = validate_data(config.data)
+    session = ModelSession(config)
+    data = prepare_dataset(config.data, session.tokenizer, config.training.max_length, validated)
+    save_prepared(data, data_dir)
+    baseline = evaluate_model(session.base, session.tokenizer, data.eval, config.evaluation)
+    run_id = config.runtime.run_id or new_run_id()
+    init_state(state_dir, config, RunState(run_id=run_id, baseline=baseline.metrics))
+    events = EventLog(state_dir / EVENTS_FILE)
+    events.emit("run_start", run_id=run_id, engine="kfp")
+    events.emit(
+        "model_loaded",
+        model=config.model.name,
+        backend=session.backend.name,
+        device=session.device,
+    )
+    events.emit("data_ready", report=data.report)
+    events.emit("baseline", metrics=baseline.metrics)
+    events.close()
+    base_dir.mkdir(parents=True, exist_ok=True)
+    marker = {"model": config.model.name, "revision": config.model.revision}
+    write_json(base_dir / BASE_MARKER, marker)
+    return data.report

@@ -1,0 +1,88 @@
+"""The step functions, chained by hand, make the in-process agent's decisions and metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qtrain.config import load_config
+from qtrain.steps import (
+    evaluate_trial,
+    export_run,
+    preprocess,
+    propose,
+    read_state,
+    select,
+    should_continue,
+    train_trial,
+)
+
+
+def run_steps(config_json: str, root: Path) -> Path:
+    """Chain the steps the way the pipeline does, each output in its own folder."""
+    data, state, incumbent = root / "data", root / "state-0", root / "base"
+    preprocess(config_json, data, state, incumbent)
+    cycle = 0
+    while True:
+        cycle += 1
+        trials = propose(config_json, state)
+        checkpoints, records = [], []
+        for proposal in trials:
+            checkpoint = root / f"ckpt-{cycle}-{proposal['trial']}"
+            record = root / f"record-{cycle}-{proposal['trial']}"
+            train_trial(config_json, data, incumbent, proposal, checkpoint)
+            evaluate_trial(config_json, data, checkpoint, record)
+            checkpoints.append(checkpoint)
+            records.append(record)
+        new_state, new_incumbent = root / f"state-{cycle}", root / f"incumbent-{cycle}"
+        select(config_json, state, incumbent, checkpoints, records, new_state, new_incumbent)
+        state, incumbent = new_state, new_incumbent
+        if not should_continue(state):
+            break
+    run_dir = root / "run"
+    export_run(config_json, state, incumbent, data, run_dir)
+    return run_dir
+
+
+def history(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_steps_match_the_in_process_agent(tmp_path: Path, tiny_overrides: list[str]) -> None:
+    from qtrain.agent import QuantumTrainingAgent
+
+    overrides = [*tiny_overrides, "early_stopping.max_cycles=3", "runtime.export_merged=false"]
+    config = load_config(None, [*overrides, "runtime.run_id=inproc"])
+    agent_report = QuantumTrainingAgent(config).run()
+
+    steps_config = load_config(None, [*overrides, "runtime.run_id=steps"])
+    run_dir = run_steps(steps_config.model_dump_json(), tmp_path / "steps")
+    steps_report = json.loads((run_dir / "report.json").read_text())
+
+    expected, got = history(Path(agent_report["run_dir"])), history(run_dir)
+    assert [(r["cycle"], r["trial"], r["params"], r["checkpoint"]) for r in got] == [
+        (r["cycle"], r["trial"], r["params"], r["checkpoint"]) for r in expected
+    ]
+    for a, b in zip(expected, got, strict=True):
+        assert b["metrics"] == pytest.approx(a["metrics"], rel=1e-4, abs=1e-6)
+        assert b["proposal"].get("solver") == a["proposal"].get("solver")
+    assert steps_report["best"]["checkpoint"] == agent_report["best"]["checkpoint"]
+    assert steps_report["stopped_because"] == agent_report["stopped_because"]
+    assert (run_dir / "checkpoints" / steps_report["best"]["checkpoint"] / "manifest.json").is_file()
+    assert (run_dir / "export" / "adapter" / "adapter_model.safetensors").is_file()
+    types = [json.loads(line)["type"] for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert types[0] == "run_start" and types[-1] == "run_end"
+    assert types.count("cycle_end") == len({r["cycle"] for r in got})
+
+
+def test_gate_reads_the_stop_decision(tmp_path: Path) -> None:
+    from qtrain.steps.state import RunState, write_state
+
+    write_state(tmp_path, RunState(run_id="r", baseline={}, stop=False))
+    assert should_continue(tmp_path) is True
+    write_state(tmp_path, RunState(run_id="r", baseline={}, stop=True, stop_reason="max_cycles"))
+    assert should_continue(tmp_path) is False
+    assert read_state(tmp_path).stop_reason == "max_cycles"
