@@ -209,6 +209,9 @@ def test_one_automated_argocd_application_per_environment() -> None:
         objects = build(root)  # the path exists and builds
         deployed = {o["metadata"]["namespace"] for o in objects if "namespace" in o["metadata"]}
         assert deployed == {spec["destination"]["namespace"]}
+        # Argo CD tracks resources by this label, set to the Application's name: keep them equal.
+        instances = {o["metadata"]["labels"].get("app.kubernetes.io/instance") for o in objects}
+        assert instances - {None} == {app["metadata"]["name"]}
         paths.add(root)
     assert paths == set(GITOPS_ROOTS)
 
