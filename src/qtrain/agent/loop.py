@@ -68,7 +68,8 @@ class QuantumTrainingAgent:
         """Create the run directory, prepare the data, load the model; idempotent."""
         if self.run_dir is not None:
             return self.run_dir
-        from qtrain.checkpoints import LocalCheckpointStore, RetentionPolicy
+        from qtrain.agent.resume import sync_with_store
+        from qtrain.checkpoints import RetentionPolicy, open_store
         from qtrain.data import prepare_dataset, save_prepared, validate_data
         from qtrain.training.session import ModelSession
 
@@ -93,9 +94,10 @@ class QuantumTrainingAgent:
         )
         save_prepared(self.data, self.run_dir.data_dir)
         self.events.emit("data_ready", report=self.data.report)
-        self.store = LocalCheckpointStore(self.run_dir.checkpoints)
+        self.store = open_store(self.config.storage, self.run_dir.checkpoints, self.run_dir.run_id)
         self.retention = RetentionPolicy(keep_last=self.config.storage.keep_last)
         self.prepare_decisions(self._evaluate_base_model())
+        sync_with_store(self)  # storage.resume: continue from the store; mirror history into it
         return self.run_dir
 
     def prepare_decisions(self, baseline: dict[str, float]) -> None:
