@@ -67,11 +67,11 @@ TRAIN_IMAGE = $(call image_name,train_image)
 
 images: image-base image-train
 
-image-base: $(BIN)/python
+image-base:
 	@test -n "$(BASE_IMAGE)" || { echo "qtrain is not installed in $(VENV): run make setup"; exit 1; }
 	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -f images/base/Dockerfile -t $(BASE_IMAGE) .
 
-image-train: $(BIN)/python
+image-train:
 	@test -n "$(TRAIN_IMAGE)" || { echo "qtrain is not installed in $(VENV): run make setup"; exit 1; }
 	$(DOCKER) build $(DOCKER_BUILD_FLAGS) --platform linux/amd64 -f images/train/Dockerfile -t $(TRAIN_IMAGE) .
 
