@@ -35,7 +35,7 @@ Token = Annotated[
 def _client(command: str) -> ModuleType:
     try:
         from pipelines import client
-    except ModuleNotFoundError as exc:
+    except ImportError as exc:  # also "cannot import name 'kubernetes' from 'kfp'"
         if (exc.name or "").split(".")[0] in ("kfp", "kfp_server_api", "kubernetes"):
             raise MissingExtraError("kfp", "kfp", f"`qtrain {command}`") from None
         raise
