@@ -6,12 +6,15 @@ it; this module moves it into ``<output_dir>/<run_id>``). On failure the run dir
 still gets the history, the events and a report with ``status: failed``.
 """
 
+import contextlib
+import io
 import json
 import re
 import shutil
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from kfp import local
 
@@ -22,13 +25,37 @@ from qtrain.rundir import RunDirectory, new_run_id, write_json_atomic
 
 #: Where kfp.local keeps task outputs, inside the output directory, one folder per run.
 LOCAL_ROOT = ".kfp-local"
+LOG_FILE = "kfp-local.log"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def run_kfp_local(config: RunConfig, keep_outputs: bool = False) -> dict[str, Any]:
+class _Tee(io.TextIOBase):
+    """kfp.local prints to stdout: keep it in a log file, show it live unless quiet."""
+
+    def __init__(self, log: IO[str], live: IO[str] | None) -> None:
+        self.log, self.live = log, live
+
+    def write(self, text: str) -> int:
+        self.log.write(_ANSI.sub("", text))
+        if self.live is not None:
+            self.live.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.log.flush()
+        if self.live is not None:
+            self.live.flush()
+
+
+def run_kfp_local(
+    config: RunConfig, keep_outputs: bool = False, quiet: bool = False
+) -> dict[str, Any]:
     """Run ``config``'s pipeline locally; returns report.json's content.
 
     Task outputs go to ``<output_dir>/.kfp-local/<run_id>`` and are removed after a
     successful run unless ``keep_outputs``; after a failure they are kept for inspection.
+    kfp.local's log (task status and every step's output) goes to ``kfp-local.log`` in
+    the run directory and, unless ``quiet``, to stderr as it happens.
     """
     run_id = config.runtime.run_id or new_run_id()
     config = config.model_copy(
@@ -48,12 +75,18 @@ def run_kfp_local(config: RunConfig, keep_outputs: bool = False) -> dict[str, An
         raise_on_error=True,
     )
     started = time.time()
+    log_path = outputs / LOG_FILE
     try:
-        build_pipeline(config)(config_json=config.model_dump_json())
+        with (
+            log_path.open("w", encoding="utf-8") as log,
+            contextlib.redirect_stdout(_Tee(log, None if quiet else sys.stderr)),
+        ):
+            build_pipeline(config)(config_json=config.model_dump_json())
     except Exception as exc:
         return _record_failure(config, run_dir, outputs, exc, time.time() - started)
     exported = _find_one(outputs, "report.json", parent_named="run")
     shutil.move(str(exported.parent), run_dir.root)
+    shutil.copy2(log_path, run_dir.root / LOG_FILE)
     report = json.loads(run_dir.report_json.read_text(encoding="utf-8"))
     report["run_dir"] = str(run_dir.root)
     report["engine"] = "kfp-local"
@@ -79,9 +112,11 @@ def _record_failure(
     """Write what the failed run got to (latest state) and a failed report, then raise."""
     from qtrain.steps.state import CONFIG_FILE, EVENTS_FILE, HISTORY_FILE, decision_agent
 
-    message = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # kfp.local colours its messages
+    message = _ANSI.sub("", str(exc))  # kfp.local colours its messages
     reason = f"{type(exc).__name__}: {message}".splitlines()[0][:500]
     run_dir.root.mkdir(parents=True)
+    if (outputs / LOG_FILE).is_file():
+        shutil.copy2(outputs / LOG_FILE, run_dir.root / LOG_FILE)
     states = sorted(
         (p.parent for p in outputs.rglob("state.json")), key=lambda p: p.stat().st_mtime
     )

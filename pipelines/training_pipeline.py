@@ -8,6 +8,7 @@ checkpoint forward as artifacts. The run config travels as one pipeline paramete
 ``config_json``, validated again inside every step.
 """
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,12 @@ from components import (
 )
 from qtrain import __version__
 from qtrain.config.schema import RunConfig
+from qtrain.errors import QtrainError
 
 PIPELINE_NAME = "qtrain-training"
 PARAMETER = "config_json"
+#: Argo Workflows and etcd refuse objects much beyond this; the workflow holds the whole spec.
+MAX_PIPELINE_BYTES = 256 * 1024
 
 
 def build_pipeline(config: RunConfig) -> Callable[..., Any]:
@@ -60,10 +64,28 @@ def build_pipeline(config: RunConfig) -> Callable[..., Any]:
 
 
 def compile_pipeline(config: RunConfig, output: Path) -> Path:
-    """Compile ``config``'s pipeline to KFP IR YAML at ``output``; returns the path."""
+    """Compile ``config``'s pipeline to KFP IR YAML at ``output``; returns the path.
+
+    A pipeline over :data:`MAX_PIPELINE_BYTES` (Argo Workflows keeps the whole spec in
+    one etcd object) is refused with a one-line error, and ``output`` is left untouched.
+    """
     output = Path(output)
+    if output.suffix not in (".yaml", ".yml", ".json"):
+        raise QtrainError(f"pipeline output {output} must end in .yaml, .yml or .json")
     output.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(build_pipeline(config), package_path=str(output))
+    partial = output.with_name(f".partial-{output.name}")
+    try:
+        compiler.Compiler().compile(build_pipeline(config), package_path=str(partial))
+        size = partial.stat().st_size
+        if size > MAX_PIPELINE_BYTES:
+            raise QtrainError(
+                f"the compiled pipeline is {size // 1024} KB at early_stopping.max_cycles="
+                f"{config.early_stopping.max_cycles}, over the {MAX_PIPELINE_BYTES // 1024} KB "
+                "a Kubeflow cluster stores per workflow: lower early_stopping.max_cycles"
+            )
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
     return output
 
 

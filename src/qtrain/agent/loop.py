@@ -269,18 +269,23 @@ class QuantumTrainingAgent:
     def replay(self, records: list[TrialRecord]) -> CycleResult | None:
         """Re-make the decisions of finished cycles from their records, without training.
 
-        Proposer, incumbent and early stopping end in the state they had after the last
-        recorded cycle, because they are asked and told exactly what they were then. Call
-        after :meth:`prepare_decisions`; returns the last cycle's result (None: no cycle).
+        Incumbent, early stopping and the proposals to reuse end as they were after the last
+        recorded cycle. The proposer is not asked: its proposals depend only on the seed and
+        what it is told (``AskTellOptimizer._rng``), so the next :meth:`plan_cycle` proposes
+        what an uninterrupted run would have. Call after :meth:`prepare_decisions`; returns
+        the last cycle's result (None: no cycle).
         """
         result = None
         for cycle in sorted({r.cycle for r in records}):
-            proposals = self.plan_cycle()
+            self.cycle += 1
             if cycle != self.cycle:
                 raise QtrainError(f"history skips cycle {self.cycle}: cannot replay it")
-            trials = [r for r in records if r.cycle == cycle]
+            trials = sorted((r for r in records if r.cycle == cycle), key=lambda r: r.trial)
             for record in trials:
                 self.history.add(record)
+            proposals = [Proposal(dict(r.params), dict(r.proposal)) for r in trials]
+            if (cycle - 1) % self.config.quantum.optimization_frequency == 0:
+                self._last_proposals = proposals
             result = self.conclude_cycle(trials, proposals)
         return result
 
@@ -320,7 +325,7 @@ class QuantumTrainingAgent:
             raise
         finally:
             if self.run_dir is not None:  # set up far enough to have somewhere to report
-                report = self._write_report(status, locals().get("exports", {}))
+                report = self.write_report(status, locals().get("exports", {}))
                 self.events.emit(
                     "run_end",
                     status=status,
@@ -373,15 +378,27 @@ class QuantumTrainingAgent:
         self.events.emit("export", checkpoint=self.incumbent.checkpoint, paths=exports)
         return exports
 
-    def _write_report(self, status: str, exports: dict[str, str]) -> dict[str, Any]:
+    def write_report(
+        self,
+        status: str,
+        exports: dict[str, str],
+        wall_seconds: float | None = None,
+        run_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Write ``report.json`` and ``report.md`` into the run directory; returns the report.
+
+        ``wall_seconds`` and ``run_id`` default to this process's time and the folder name.
+        """
         assert self.run_dir is not None
         report = build_report(
-            run_id=self.run_dir.run_id,
+            run_id=run_id or self.run_dir.run_id,
             status=status,
             stopped_because=self.stopped_because,
             history=self.history,
             best=self.incumbent,
-            wall_seconds=time.perf_counter() - self._started,
+            wall_seconds=(
+                time.perf_counter() - self._started if wall_seconds is None else wall_seconds
+            ),
             selection_metric=self.selector.metric,
             extra={
                 "run_dir": str(self.run_dir.root),

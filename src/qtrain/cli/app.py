@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from qtrain.cli.lazy_kfp import import_pipelines
 from qtrain.config import load_config
 from qtrain.errors import QtrainError
 
@@ -20,6 +22,13 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 out = Console()
+
+
+class Engine(StrEnum):
+    """Where ``qtrain run`` executes the loop."""
+
+    in_process = "in-process"
+    kfp_local = "kfp-local"
 
 
 def _add_subcommands() -> None:
@@ -45,22 +54,33 @@ def run(
         typer.Argument(help="[CONFIG] [key=value ...]; CONFIG defaults to configs/tiny.yaml"),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress")] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="in-process: this process runs the loop; kfp-local: the compiled Kubeflow "
+            "pipeline runs here with kfp.local, one process per step (needs the kfp extra)"
+        ),
+    ] = Engine.in_process,
 ) -> None:
-    """Run the fine-tuning loop in this process (the embedded default: tiny phi-4 on CPU)."""
+    """Run the fine-tuning loop on this machine (the embedded default: tiny phi-4 on CPU)."""
     from qtrain.agent import QuantumTrainingAgent
     from qtrain.cli.progress import RunProgress, summary_table
 
     config_path, overrides = _split_config_and_overrides(args or [])
     config = load_config(config_path, overrides)
-    progress = RunProgress(
-        console, config.early_stopping.max_cycles, config.training.trials_per_cycle
-    )
-    agent = QuantumTrainingAgent(config, listeners=() if quiet else (progress,))
-    if quiet:
-        report = agent.run()
+    if engine is Engine.kfp_local:
+        local_run = import_pipelines("local_run", "run --engine kfp-local")
+        report = local_run.run_kfp_local(config, quiet=quiet)
     else:
-        with progress:
+        progress = RunProgress(
+            console, config.early_stopping.max_cycles, config.training.trials_per_cycle
+        )
+        agent = QuantumTrainingAgent(config, listeners=() if quiet else (progress,))
+        if quiet:
             report = agent.run()
+        else:
+            with progress:
+                report = agent.run()
     out.print(summary_table(report))
     best = report["best"]
     if best:
@@ -75,6 +95,29 @@ def run(
         f"steps in {report['wall_seconds']:.1f} s"
     )
     out.print(f"run directory: {report['run_dir']}", soft_wrap=True)
+
+
+@app.command(name="compile")
+def compile_(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="[CONFIG] [key=value ...]; CONFIG defaults to configs/tiny.yaml"),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the pipeline YAML")
+    ] = Path("pipeline.yaml"),
+) -> None:
+    """Compile the config into the Kubeflow pipeline (KFP IR YAML), cycles unrolled."""
+    config_path, overrides = _split_config_and_overrides(args or [])
+    config = load_config(config_path, overrides)
+    training_pipeline = import_pipelines("training_pipeline", "compile")
+    path = training_pipeline.compile_pipeline(config, output)
+    size_kb = path.stat().st_size / 1024
+    out.print(
+        f"pipeline written to {path} ({size_kb:.0f} KB, "
+        f"{config.early_stopping.max_cycles} cycles x {config.training.trials_per_cycle} trials)",
+        soft_wrap=True,
+    )
 
 
 @app.command()

@@ -1,0 +1,229 @@
+"""The compiled pipeline: unrolled cycles under early-stop gates, settings, size, images."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytest.importorskip("kfp")
+
+from pipelines.training_pipeline import MAX_PIPELINE_BYTES, compile_pipeline
+from qtrain.config import load_config
+from qtrain.config.schema import RunConfig
+from qtrain.errors import QtrainError
+from qtrain.images import base_image, train_image
+
+DEFAULT_MAX_CYCLES = RunConfig().early_stopping.max_cycles
+
+
+def compiled(tmp_path: Path, *overrides: str) -> tuple[dict[str, Any], dict[str, Any], RunConfig]:
+    config = load_config(None, list(overrides))
+    path = compile_pipeline(config, tmp_path / "pipeline.yaml")
+    spec, platform = yaml.safe_load_all(path.read_text())
+    return spec, platform, config
+
+
+def tasks(spec: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every task of every DAG: name -> (the DAG component holding it, the task)."""
+    found = {name: ("root", task) for name, task in spec["root"]["dag"]["tasks"].items()}
+    for component, body in spec["components"].items():
+        for name, task in body.get("dag", {}).get("tasks", {}).items():
+            found[name] = (component, task)
+    return found
+
+
+def parents(spec: dict[str, Any]) -> dict[str, str]:
+    """DAG component -> the DAG component whose task runs it."""
+    return {
+        task["componentRef"]["name"]: holder
+        for holder, task in tasks(spec).values()
+        if task["componentRef"]["name"] in spec["components"]
+        and "dag" in spec["components"][task["componentRef"]["name"]]
+    }
+
+
+def of_kind(spec: dict[str, Any], component: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    prefix = f"comp-{component}"
+    return {
+        n: t for n, t in tasks(spec).items()
+        if t[1]["componentRef"]["name"] == prefix
+        or (t[1]["componentRef"]["name"].startswith(prefix + "-")
+        and t[1]["componentRef"]["name"][len(prefix) + 1:].isdigit())
+    }  # fmt: skip
+
+
+def depth(spec: dict[str, Any], holder: str) -> int:
+    """How many `continue` conditions enclose a DAG component."""
+    up, n, names = parents(spec), 0, {}
+    for _, task in tasks(spec).values():
+        names[task["componentRef"]["name"]] = task["taskInfo"]["name"]
+    while holder in up:
+        if names.get(holder, "").startswith("continue-"):
+            n += 1
+        holder = up[holder]
+    return n
+
+
+@pytest.mark.parametrize("cycles", sorted({1, 3, DEFAULT_MAX_CYCLES}))
+def test_cycles_are_unrolled_under_the_gates(tmp_path: Path, cycles: int) -> None:
+    spec, _, config = compiled(tmp_path, f"early_stopping.max_cycles={cycles}")
+    k = config.training.trials_per_cycle
+    proposes, trains = of_kind(spec, "propose"), of_kind(spec, "train-trial")
+    assert len(proposes) == len(trains) == len(of_kind(spec, "select")) == cycles
+    assert len(of_kind(spec, "evaluate")) == cycles
+    assert len(of_kind(spec, "early-stop-gate")) == cycles - 1
+    assert len(of_kind(spec, "export")) == cycles  # one per way the loop can end
+    assert len(of_kind(spec, "preprocess")) == 1
+    # cycle c runs only if the c-1 gates before it said "continue"
+    assert sorted(depth(spec, holder) for holder, _ in proposes.values()) == list(range(cycles))
+    conditions = {
+        t["taskInfo"]["name"]: t["triggerPolicy"]["condition"]
+        for _, t in tasks(spec).values()
+        if t["taskInfo"]["name"].startswith(("continue-", "stop-"))
+    }
+    assert sorted(conditions) == sorted(
+        [f"continue-{c}" for c in range(1, cycles)] + [f"stop-{c}" for c in range(1, cycles)]
+    )
+    for name, condition in conditions.items():
+        assert "early-stop-gate" in condition and "== true" in condition, name
+        assert condition.startswith("!(") == name.startswith("stop-")
+    # trials of a cycle: a ParallelFor over the proposals, k at a time
+    for holder, _ in trains.values():
+        loop = next(t for h, t in tasks(spec).values() if t["componentRef"]["name"] == holder)
+        assert loop["iteratorPolicy"]["parallelismLimit"] == k
+        assert loop["parameterIterator"]["itemInput"].endswith("loop-item")
+
+
+def test_gate_has_one_boolean_output_and_failures_reach_the_exit_handler(
+    tmp_path: Path,
+) -> None:
+    spec, _, config = compiled(tmp_path)
+    gate = spec["components"]["comp-early-stop-gate"]
+    assert gate["outputDefinitions"] == {"parameters": {"Output": {"parameterType": "BOOLEAN"}}}
+    root = spec["root"]["dag"]["tasks"]
+    assert set(root) == {"exit-handler-1", "report-failure"}
+    assert root["report-failure"]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+    parameter = spec["root"]["inputDefinitions"]["parameters"]["config_json"]
+    assert parameter["parameterType"] == "STRING"
+    assert json.loads(parameter["defaultValue"]) == json.loads(config.model_dump_json())
+
+
+def test_kfp_ui_artifacts_are_typed(tmp_path: Path) -> None:
+    spec, _, _ = compiled(tmp_path)
+    outputs = {
+        name: {
+            key: value["artifactType"]["schemaTitle"]
+            for key, value in body["outputDefinitions"].get("artifacts", {}).items()
+        }
+        for name, body in spec["components"].items()
+        if "executorLabel" in body
+    }
+    assert outputs["comp-preprocess"]["data"] == "system.Dataset"
+    assert outputs["comp-train-trial"]["checkpoint"] == "system.Model"
+    assert outputs["comp-evaluate"]["metrics"] == "system.Metrics"
+    assert outputs["comp-select"]["cycle_metrics"] == "system.Metrics"
+    assert outputs["comp-select"]["summary"] == "system.Markdown"
+    assert outputs["comp-export"]["report"] == "system.Markdown"
+    assert outputs["comp-export"]["model"] == "system.Model"
+    select_inputs = spec["components"]["comp-select"]["inputDefinitions"]["artifacts"]
+    assert select_inputs["checkpoints"]["isArtifactList"] is True
+
+
+def test_images_follow_the_package_version(tmp_path: Path) -> None:
+    spec, _, _ = compiled(tmp_path)
+    images = {n: e["container"]["image"] for n, e in spec["deploymentSpec"]["executors"].items()}
+    trains = {n for n in images if n.startswith("exec-train-trial")}
+    assert {images[n] for n in trains} == {train_image()}
+    assert {images[n] for n in images.keys() - trains} == {base_image()}
+
+
+def test_gpu_secret_volume_and_retry_come_from_the_config(tmp_path: Path) -> None:
+    spec, platform, _ = compiled(
+        tmp_path,
+        "kubeflow.gpu.count=1",
+        "kubeflow.gpu.accelerator_type=nvidia.com/gpu",
+        "kubeflow.gpu.node_selector={cloud.google.com/gke-accelerator: nvidia-h100-80gb}",
+        "kubeflow.train_retries=3",
+    )
+    executors = spec["deploymentSpec"]["executors"]
+    resources = executors["exec-train-trial"]["container"]["resources"]
+    assert resources["accelerator"]["resourceType"] == "nvidia.com/gpu"
+    assert resources["accelerator"]["resourceCount"] == "1"
+    assert "accelerator" not in executors["exec-evaluate"]["container"].get("resources", {})
+    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    train = k8s["exec-train-trial"]
+    assert train["nodeSelector"]["labels"] == {
+        "cloud.google.com/gke-accelerator": "nvidia-h100-80gb"
+    }
+    assert train["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert train["pvcMount"][0]["mountPath"] == "/models/cache"
+    for executor in ("exec-train-trial", "exec-propose"):
+        secret = k8s[executor]["secretAsEnv"][0]
+        assert secret["secretName"] == "qtrain-azure" and secret["optional"] is True
+        assert {"AZURE_QUANTUM_API_KEY"} <= {m["envVar"] for m in secret["keyToEnv"]}
+    train_task = next(t for n, (_, t) in tasks(spec).items() if n == "train-trial")
+    assert train_task["retryPolicy"]["maxRetryCount"] == 3
+
+
+def test_cpu_pipeline_requests_no_gpu(tmp_path: Path) -> None:
+    spec, platform, _ = compiled(tmp_path)
+    train = spec["deploymentSpec"]["executors"]["exec-train-trial"]["container"]
+    assert "accelerator" not in train.get("resources", {})
+    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert "nodeSelector" not in k8s["exec-train-trial"]
+    assert "tolerations" not in k8s["exec-train-trial"]
+
+
+def test_default_pipeline_fits_the_cluster_limit(tmp_path: Path) -> None:
+    path = compile_pipeline(load_config(None, []), tmp_path / "p.yaml")
+    assert path.stat().st_size <= MAX_PIPELINE_BYTES
+
+
+def test_oversized_pipeline_is_refused_and_output_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "p.yaml"
+    target.write_text("keep me")
+    with pytest.raises(QtrainError, match="lower early_stopping.max_cycles"):
+        compile_pipeline(load_config(None, ["early_stopping.max_cycles=20"]), target)
+    assert target.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.yaml"]
+
+
+def test_qtrain_compile_cli(tmp_path: Path, repo_root: Path) -> None:
+    out = tmp_path / "pipeline.yaml"
+    qtrain = Path(sys.executable).with_name("qtrain")
+    args = ["compile", "configs/tiny.yaml", "early_stopping.max_cycles=2", "-o", str(out)]
+    ok = subprocess.run(
+        [str(qtrain), *args],
+        cwd=repo_root, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert "2 cycles x 2 trials" in ok.stdout
+    assert len(of_kind(next(yaml.safe_load_all(out.read_text())), "propose")) == 2
+    bad = subprocess.run(
+        [str(qtrain), "compile", "early_stopping.max_cycles=0", "-o", str(out)],
+        cwd=repo_root, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert "max_cycles" in bad.stderr and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_core_package_never_imports_kfp(repo_root: Path) -> None:
+    code = (
+        "import sys, pkgutil, importlib, qtrain\n"
+        "for m in pkgutil.walk_packages(qtrain.__path__, 'qtrain.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "kfp = ('kfp', 'pipelines', 'components')\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in kfp)\n"
+        "print(bad); sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
