@@ -1,9 +1,12 @@
 """Resume a run on "another machine" from Azure Blob Storage (Azurite), on the tiny model.
 
-Machine A trains cycle 1, commits a cycle-2 trial and dies before cycle 2 is concluded.
+Machine A trains two cycles and dies at cycle 2's selection: both cycle-2 checkpoints are
+committed and the incumbent/best pointers already moved to one of them, but the history in
+the store still ends at cycle 1.
 Machine B has none of A's files: a fresh output_dir, the same config and run id, and
 ``storage.resume=true``. It must replay A's history from the container, load the
-incumbent (downloaded and sha256-verified), drop the orphaned cycle-2 checkpoint, and
+incumbent (downloaded and sha256-verified), move the pointers back, drop the orphaned
+cycle-2 checkpoints, and
 train cycle 2 exactly as an uninterrupted run does.
 """
 
@@ -26,8 +29,8 @@ class Crash(Exception):
     """Stands in for the machine going away."""
 
 
-def _crash_after_first_trial_of_cycle_2(event: dict) -> None:
-    if event["type"] == "trial_end" and event["cycle"] == 2:
+def _crash_at_selection_of_cycle_2(event: dict) -> None:
+    if event["type"] == "selection" and event["cycle"] == 2:
         raise Crash("machine A lost")
 
 
@@ -57,17 +60,20 @@ def test_a_run_resumes_on_another_machine_from_blob_storage(
     machine_a = tmp_path / "machine-a"
     agent_a = QuantumTrainingAgent(
         load_config(None, [*common, *blob, f"runtime.output_dir={machine_a}"]),
-        listeners=(_crash_after_first_trial_of_cycle_2,),
+        listeners=(_crash_at_selection_of_cycle_2,),
     )
     with pytest.raises(Crash):
         agent_a.run()
-    incumbent_a = agent_a.incumbent.checkpoint
+    incumbent_a = agent_a.selector.best(agent_a.history.cycle(1)).checkpoint
     shutil.rmtree(machine_a)  # nothing of machine A survives but the container
 
     client = ContainerClient.from_connection_string(azurite.connection_string, container)
     names = {b.name for b in client.list_blobs()}
-    assert "team/tiny/r1/checkpoints/c002-t00/manifest.json" in names  # the orphan
+    for orphan in ("c002-t00", "c002-t01"):
+        assert f"team/tiny/r1/checkpoints/{orphan}/manifest.json" in names
     assert "team/tiny/r1/checkpoints/.run/history.jsonl" in names
+    pointer = client.get_blob_client("team/tiny/r1/checkpoints/pointers/incumbent.json")
+    moved = json.loads(pointer.download_blob().readall())["name"]
 
     machine_b = tmp_path / "machine-b"
     report = QuantumTrainingAgent(
@@ -81,7 +87,8 @@ def test_a_run_resumes_on_another_machine_from_blob_storage(
     resumed = next(e for e in events if e["type"] == "resume")
     assert resumed["cycles"] == 1
     assert resumed["incumbent"] == incumbent_a
-    assert resumed["dropped"] == ["c002-t00"]
+    assert sorted(resumed["dropped"]) == ["c002-t00", "c002-t01"]
+    assert moved.startswith("c002") or moved == incumbent_a
     starts = [e for e in events if e["type"] == "trial_start"]
     assert {e["cycle"] for e in starts} == {2}  # cycle 1 was replayed, not retrained
     assert {e["start_checkpoint"] for e in starts} == {incumbent_a}
@@ -98,7 +105,6 @@ def test_a_run_resumes_on_another_machine_from_blob_storage(
     history = client.get_blob_client("team/tiny/r1/checkpoints/.run/history.jsonl")
     cycles = [json.loads(line)["cycle"] for line in history.download_blob().readall().splitlines()]
     assert cycles == [1, 1, 2, 2]
-    pointer = client.get_blob_client("team/tiny/r1/checkpoints/pointers/incumbent.json")
     assert json.loads(pointer.download_blob().readall())["name"] == report["best"]["checkpoint"]
     secret = azurite.connection_string.split("AccountKey=")[1].split(";")[0]
     for path in run_dir.rglob("*"):
@@ -118,6 +124,9 @@ def test_resuming_a_finished_run_is_refused(azurite, tiny_overrides, tmp_path, m
         "runtime.run_id=r1",
     ]
     QuantumTrainingAgent(load_config(None, [*blob, f"runtime.output_dir={tmp_path / 'a'}"])).run()
+    fresh = load_config(None, [*blob, f"runtime.output_dir={tmp_path / 'c'}"])
+    with pytest.raises(QtrainError, match=r"run r1 already has checkpoints.*storage\.resume"):
+        QuantumTrainingAgent(fresh).run()
     again = load_config(None, [*blob, f"runtime.output_dir={tmp_path / 'b'}", "storage.resume=1"])
     with pytest.raises(QtrainError, match=r"run r1 already finished.*max_cycles"):
         QuantumTrainingAgent(again).run()

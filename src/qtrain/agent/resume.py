@@ -3,7 +3,9 @@
 With a remote store (``storage.kind: azure_blob``) the checkpoints outlive the machine, but
 the loop's state (which trials ran, with what result) lives in the run directory. So the
 agent mirrors ``history.jsonl`` and ``run.json`` (run id, base-model metrics, the config
-without secrets) into the store after every cycle. A process on another machine with a
+without secrets) into the store at each cycle's selection: after the pointers moved and
+before retention deletes anything, so the stored history never names a deleted checkpoint.
+A process on another machine with a
 fresh ``runtime.output_dir``, the same config, ``runtime.run_id`` and ``storage.resume=true``
 then replays that history (:meth:`QuantumTrainingAgent.replay`: incumbent, early stopping
 and proposer end as they were), re-verifies the incumbent checkpoint by sha256, drops
@@ -40,18 +42,23 @@ def sync_with_store(agent: QuantumTrainingAgent) -> None:
     assert agent.run_dir is not None
     if agent.config.storage.resume:
         resume(agent)
+    elif store.read_run_file(RUN_FILE) is not None or store.list():
+        raise ConfigError(
+            f"run {agent.run_dir.run_id} already has checkpoints in the store: set "
+            "storage.resume=true to continue it, or choose another runtime.run_id"
+        )
     store.write_run_file(RUN_FILE, _run_state(agent))
     agent.events.subscribe(HistoryMirror(agent))
 
 
 class HistoryMirror:
-    """An event listener that copies the agent's history into the store at each ``cycle_end``."""
+    """An event listener that copies the agent's history into the store at each selection."""
 
     def __init__(self, agent: QuantumTrainingAgent) -> None:
         self.agent = agent
 
     def __call__(self, event: dict[str, Any]) -> None:
-        if event.get("type") == "cycle_end":
+        if event.get("type") == "selection":
             lines = (json.dumps(r.to_dict()) + "\n" for r in self.agent.history.records)
             self.agent.store.write_run_file(HISTORY_FILE, "".join(lines).encode())
 
@@ -88,7 +95,8 @@ def resume(agent: QuantumTrainingAgent) -> None:
     incumbent = agent.incumbent.checkpoint if agent.incumbent else None
     if incumbent is not None:
         store.materialize(incumbent)  # downloaded and sha256-verified before any training
-        store.set_pointer("incumbent", incumbent)  # adopts the pointer: a stale agent now fails
+        for pointer in ("incumbent", "best"):  # undo moves the history never recorded
+            store.set_pointer(pointer, incumbent)  # and adopt them: a stale agent now fails
     dropped = _drop_unrecorded(agent, store)
     agent.events.emit(
         "resume", run_id=run_id, cycles=agent.cycle, incumbent=incumbent, dropped=dropped
