@@ -1,14 +1,15 @@
 """Checkpoint stores: atomic, verified, immutable checkpoints with named pointers.
 
 ``LocalCheckpointStore`` is the file-system implementation of :class:`CheckpointStore`,
-``AzureBlobCheckpointStore`` (``qtrain.checkpoints.azure_blob``, needs the ``azure`` extra)
-the Blob Storage one; ``open_store`` opens whichever a run's ``storage`` section names;
+``AzureBlobCheckpointStore`` the Blob Storage one (the ``azure`` extra, imported only when a
+store is opened); ``open_store`` opens whichever a run's ``storage`` section names;
 ``RetentionPolicy`` prunes old trial checkpoints; ``load_state_dict`` reads weights
 without ever unpickling. Nothing here imports torch until a state dict is loaded.
 """
 
 from __future__ import annotations
 
+from qtrain.checkpoints.azure_blob import AzureBlobCheckpointStore, PointerConflictError
 from qtrain.checkpoints.factory import open_store, run_prefix
 from qtrain.checkpoints.local import LocalCheckpointStore
 from qtrain.checkpoints.manifest import (
@@ -26,11 +27,13 @@ from qtrain.checkpoints.store import POINTERS, CheckpointInfo, CheckpointStore, 
 __all__ = [
     "MANIFEST_NAME",
     "POINTERS",
+    "AzureBlobCheckpointStore",
     "CheckpointInfo",
     "CheckpointStore",
     "FileEntry",
     "LocalCheckpointStore",
     "Manifest",
+    "PointerConflictError",
     "RetentionPolicy",
     "build_manifest",
     "check_name",

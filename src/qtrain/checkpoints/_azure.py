@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from qtrain.errors import CheckpointError, MissingExtraError
@@ -83,3 +87,63 @@ def translated(action: str) -> Iterator[None]:
         yield
     except AzureError as exc:
         raise CheckpointError(f"{action} failed: {describe(exc)}") from None
+
+
+def errors() -> Any:
+    """``azure.core.exceptions`` (after checking the extra is installed)."""
+    sdk()
+    import azure.core.exceptions as exceptions
+
+    return exceptions
+
+
+def upload_block_blob(blob: Any, path: Path, block_size: int, max_concurrency: int) -> str:
+    """Stage ``path`` as blocks (MD5-checked in transit), then commit them; returns the etag.
+
+    Until ``commit_block_list`` nothing of the upload is visible; afterwards all of it is.
+    """
+    size = path.stat().st_size
+    ids = [base64.b64encode(f"{i:08d}".encode()).decode() for i in range(-(-size // block_size))]
+
+    def stage(index: int) -> None:
+        with open(path, "rb") as handle:
+            handle.seek(index * block_size)
+            blob.stage_block(ids[index], handle.read(block_size), validate_content=True)
+
+    if max_concurrency > 1 and len(ids) > 1:
+        with ThreadPoolExecutor(min(max_concurrency, len(ids))) as pool:
+            list(pool.map(stage, range(len(ids))))
+    else:
+        for index in range(len(ids)):
+            stage(index)
+    block = sdk().BlobBlock
+    return blob.commit_block_list([block(block_id=i) for i in ids])["etag"]
+
+
+def download_hashing(blob: Any, dest: Path, max_concurrency: int) -> tuple[str, int]:
+    """Stream a blob into ``dest``; return its sha256 hex digest and size."""
+    digest, size = hashlib.sha256(), 0
+    with open(dest, "wb") as out:
+        for chunk in blob.download_blob(max_concurrency=max_concurrency).chunks():
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def put_if_unchanged(blob: Any, data: bytes, etag: str | None) -> str | None:
+    """Compare-and-swap: write ``data`` if the blob's etag is still ``etag`` (None: absent).
+
+    Returns the new etag, or None when another writer changed the blob first.
+    """
+    from azure.core import MatchConditions
+
+    exceptions = errors()
+    try:
+        if etag is None:  # If-None-Match: *
+            return blob.upload_blob(data, overwrite=False)["etag"]
+        return blob.upload_blob(
+            data, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified
+        )["etag"]
+    except (exceptions.ResourceExistsError, exceptions.ResourceModifiedError):
+        return None

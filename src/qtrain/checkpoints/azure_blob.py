@@ -21,34 +21,27 @@ and ``cache/<name>/``: verified downloads, re-used while the blobs' etags are un
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import json
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from qtrain.checkpoints._azure import sdk, translated
+from qtrain.checkpoints import _azure
+from qtrain.checkpoints._azure import translated
 from qtrain.checkpoints._azure_cache import CheckpointCache
+from qtrain.checkpoints._azure_pointers import UNSET, BlobPointers, PointerConflictError
 from qtrain.checkpoints.manifest import MANIFEST_NAME, FileEntry, Manifest, build_manifest
-from qtrain.checkpoints.store import POINTERS, CheckpointInfo, check_name, check_pointer
+from qtrain.checkpoints.store import POINTERS, CheckpointInfo, check_name
 from qtrain.errors import CheckpointError
 
+__all__ = ["AzureBlobCheckpointStore", "PointerConflictError"]
+
 _log = logging.getLogger(__name__)
-_UNSET: Any = object()
 DEFAULT_BLOCK_SIZE = 8 << 20  # 8 MiB blocks: few requests, bounded memory per upload thread.
-
-
-class PointerConflictError(CheckpointError):
-    """Another writer moved a pointer between this store's read and its compare-and-swap."""
 
 
 @dataclass(frozen=True)
@@ -88,8 +81,10 @@ class AzureBlobCheckpointStore:
         self.local_dir = Path(local_dir)
         self.local_dir.mkdir(parents=True, exist_ok=True)
         self.cache = CheckpointCache(self.local_dir / "cache", self.local_dir / ".staging")
-        self._pointer_etags: dict[str, str] = {}
         self.where = f"container {container.container_name!r} under '{self.prefix or '/'}'"
+        self.pointers = BlobPointers(
+            lambda pointer: self._client(f"pointers/{pointer}.json"), self.where, self._require
+        )
         with translated(f"opening {self.where}"):
             if not container.exists():
                 container.create_container()
@@ -126,15 +121,20 @@ class AzureBlobCheckpointStore:
         upload = uuid.uuid4().hex
         raw = manifest.to_json().encode()
         try:
-            etags = {
-                rel: self._upload_file(staged / rel, f"{name}/{upload}/{rel}")
-                for rel in manifest.files
-            }
+            etags = {}
+            for rel in manifest.files:
+                with translated(f"uploading {rel} of {name!r} to {self.where}"):
+                    etags[rel] = _azure.upload_block_blob(
+                        self._client(f"{name}/{upload}/{rel}"),
+                        staged / rel,
+                        self.block_size,
+                        self.max_concurrency,
+                    )
             blob = self._client(f"{name}/{MANIFEST_NAME}")
             with translated(f"committing checkpoint {name!r} in {self.where}"):
                 try:
                     result = blob.upload_blob(raw, overwrite=False, metadata={"upload": upload})
-                except _errors().ResourceExistsError:
+                except _azure.errors().ResourceExistsError:
                     raise self._exists_error(name) from None
         except Exception:
             self._delete_under(f"{name}/{upload}/")
@@ -208,10 +208,10 @@ class AzureBlobCheckpointStore:
                     f"checkpoint {name!r} in {self.where} is the {pointer!r} pointer's "
                     f"target: set {pointer!r} to another checkpoint before deleting it"
                 )
-        gone = _errors().ResourceNotFoundError  # deleted meanwhile: the outcome asked for
+        gone = _azure.errors().ResourceNotFoundError  # deleted meanwhile: the outcome asked for
         with translated(f"deleting checkpoint {name!r} in {self.where}"), contextlib.suppress(gone):
             self._client(f"{name}/{MANIFEST_NAME}").delete_blob(
-                etag=committed.etag, match_condition=_match().IfNotModified
+                etag=committed.etag, match_condition=_match_unchanged()
             )
         self._delete_under(f"{name}/{committed.upload}/")
         self.cache.evict(name)
@@ -247,37 +247,14 @@ class AzureBlobCheckpointStore:
         return removed
 
     # -- pointers ------------------------------------------------------------------------
-    def set_pointer(self, pointer: str, name: str, expected: str | None = _UNSET) -> None:
+    def set_pointer(self, pointer: str, name: str, expected: str | None = UNSET) -> None:
         """Point ``pointer`` at checkpoint ``name`` by compare-and-swap on its etag.
 
         With ``expected`` the swap happens only if the pointer names ``expected`` now (None:
         unset). Without it, only if nobody else moved it since this store last did.
         Raises :class:`PointerConflictError` when another writer got there first.
         """
-        check_pointer(pointer)
-        if not self.exists(name):
-            raise CheckpointError(
-                f"cannot set pointer {pointer!r} to {name!r}: no complete checkpoint of that "
-                f"name in {self.where}"
-            )
-        current, etag = self._read_pointer(pointer)
-        if expected is not _UNSET and current != expected:
-            raise PointerConflictError(
-                f"pointer {pointer!r} in {self.where} names {current!r}, not the expected "
-                f"{expected!r}: another writer moved it; re-read it and decide again"
-            )
-        known = self._pointer_etags.get(pointer)
-        if expected is _UNSET and known is not None and known != etag:
-            raise PointerConflictError(
-                f"pointer {pointer!r} in {self.where} was moved by another writer (it now "
-                f"names {current!r}): is a second agent running this run? Stop it, or open "
-                "the store again to adopt the pointer's new value"
-            )
-        if not self._swap_pointer(pointer, name, etag):
-            raise PointerConflictError(
-                f"pointer {pointer!r} in {self.where} was moved by another writer while "
-                f"this one set it to {name!r}; re-read it and decide again"
-            )
+        self.pointers.set(pointer, name, expected)
 
     def update_pointer(
         self, pointer: str, choose: Callable[[str | None], str | None], attempts: int = 20
@@ -287,28 +264,11 @@ class AzureBlobCheckpointStore:
         ``choose(current)`` returns the checkpoint the pointer should name, or None (or
         ``current``) to leave it; it is called again with the fresh value after each lost race.
         """
-        check_pointer(pointer)
-        for attempt in range(attempts):
-            current, etag = self._read_pointer(pointer)
-            target = choose(current)
-            if target is None or target == current:
-                return current
-            if not self.exists(target):
-                raise CheckpointError(
-                    f"cannot set pointer {pointer!r} to {target!r}: no complete checkpoint "
-                    f"of that name in {self.where}"
-                )
-            if self._swap_pointer(pointer, target, etag):
-                return target
-            time.sleep(random.uniform(0, 0.01 * 2 ** min(attempt, 6)))
-        raise PointerConflictError(
-            f"pointer {pointer!r} in {self.where} kept changing under {attempts} attempts to "
-            "move it: too many writers"
-        )
+        return self.pointers.update(pointer, choose, attempts)
 
     def get_pointer(self, pointer: str) -> str | None:
         """The checkpoint ``pointer`` names, or ``None`` if it was never set."""
-        return self._read_pointer(check_pointer(pointer))[0]
+        return self.pointers.get(pointer)
 
     # -- run files -----------------------------------------------------------------------
     def write_run_file(self, filename: str, data: bytes) -> None:
@@ -321,7 +281,7 @@ class AzureBlobCheckpointStore:
         with translated(f"reading {filename} from {self.where}"):
             try:
                 return self._client(f".run/{check_name(filename)}").download_blob().readall()
-            except _errors().ResourceNotFoundError:
+            except _azure.errors().ResourceNotFoundError:
                 return None
 
     # Last in the class body: a method named ``list`` shadows the builtin in later annotations.
@@ -354,7 +314,7 @@ class AzureBlobCheckpointStore:
             try:
                 download = blob.download_blob()
                 raw = download.readall()
-            except _errors().ResourceNotFoundError:
+            except _azure.errors().ResourceNotFoundError:
                 raise CheckpointError(f"no checkpoint named {name!r} in {self.where}") from None
         manifest = Manifest.from_json(raw, source=f"blob {blob.blob_name}")
         upload = (download.properties.metadata or {}).get("upload", "")
@@ -372,83 +332,25 @@ class AzureBlobCheckpointStore:
                 b.name[len(full) :]: b for b in self.container.list_blobs(name_starts_with=full)
             }
 
-    def _upload_file(self, path: Path, rel: str) -> str:
-        """Stage ``path`` block by block, then make it visible with one commit_block_list."""
-        blob = self._client(rel)
-        size = path.stat().st_size
-        ids = [
-            base64.b64encode(f"{i:08d}".encode()).decode()
-            for i in range(-(-size // self.block_size))
-        ]
-
-        def stage(index: int) -> None:
-            with open(path, "rb") as handle:
-                handle.seek(index * self.block_size)
-                blob.stage_block(ids[index], handle.read(self.block_size), validate_content=True)
-
-        with translated(f"uploading {rel} to {self.where}"):
-            if self.max_concurrency > 1 and len(ids) > 1:
-                with ThreadPoolExecutor(min(self.max_concurrency, len(ids))) as pool:
-                    list(pool.map(stage, range(len(ids))))
-            else:
-                for index in range(len(ids)):
-                    stage(index)
-            block = sdk().BlobBlock
-            return blob.commit_block_list([block(block_id=i) for i in ids])["etag"]
-
     def _download_verified(
         self, name: str, rel_blob: str, rel: str, entry: FileEntry, dest: Path
     ) -> None:
         blob = self._client(rel_blob)
-        digest, size = hashlib.sha256(), 0
-        with translated(f"downloading {blob.blob_name} from {self.where}"), open(dest, "wb") as out:
-            stream = blob.download_blob(max_concurrency=self.max_concurrency)
-            for chunk in stream.chunks():
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-        if size != entry.size or digest.hexdigest() != entry.sha256:
+        with translated(f"downloading {blob.blob_name} from {self.where}"):
+            sha256, size = _azure.download_hashing(blob, dest, self.max_concurrency)
+        if size != entry.size or sha256 != entry.sha256:
             raise CheckpointError(
                 f"checkpoint {name!r} file {rel} (blob {blob.blob_name}) does not match its "
                 f"sha256 in {MANIFEST_NAME}: the blob is corrupt; delete the checkpoint or "
                 "restore the blob"
             )
 
-    def _read_pointer(self, pointer: str) -> tuple[str | None, str | None]:
-        blob = self._client(f"pointers/{pointer}.json")
-        with translated(f"reading pointer {pointer!r} in {self.where}"):
-            try:
-                download = blob.download_blob()
-                raw = download.readall()
-            except _errors().ResourceNotFoundError:
-                return None, None
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
+    def _require(self, pointer: str, name: str) -> None:
+        if not self.exists(name):
             raise CheckpointError(
-                f"blob {blob.blob_name} is damaged: set the {pointer!r} pointer again"
+                f"cannot set pointer {pointer!r} to {name!r}: no complete checkpoint of that "
+                f"name in {self.where}"
             )
-        return payload["name"], download.properties.etag
-
-    def _swap_pointer(self, pointer: str, name: str, etag: str | None) -> bool:
-        """Write the pointer if its etag is still ``etag`` (None: still absent); False if not."""
-        payload = {"pointer": pointer, "name": name, "updated_at": datetime.now(UTC).isoformat()}
-        data = (json.dumps(payload) + "\n").encode()
-        blob, errors = self._client(f"pointers/{pointer}.json"), _errors()
-        with translated(f"setting pointer {pointer!r} in {self.where}"):
-            try:
-                if etag is None:
-                    result = blob.upload_blob(data, overwrite=False)
-                else:
-                    result = blob.upload_blob(
-                        data, overwrite=True, etag=etag, match_condition=_match().IfNotModified
-                    )
-            except (errors.ResourceExistsError, errors.ResourceModifiedError):
-                return False
-        self._pointer_etags[pointer] = result["etag"]
-        return True
 
     def _delete_under(self, rel_prefix: str) -> None:
         """Best effort: whatever survives is garbage that :meth:`clean_staging` removes."""
@@ -459,7 +361,7 @@ class AzureBlobCheckpointStore:
 
     def _delete_blobs(self, names: list[str], rel_prefix: str | None = None) -> None:
         full = self._blob(rel_prefix) if rel_prefix is not None else ""
-        errors = _errors()
+        errors = _azure.errors()
         with translated(f"deleting blobs in {self.where}"):
             for name in names:
                 try:
@@ -474,14 +376,7 @@ class AzureBlobCheckpointStore:
         )
 
 
-def _errors() -> Any:
-    sdk()
-    import azure.core.exceptions as errors
-
-    return errors
-
-
-def _match() -> Any:
+def _match_unchanged() -> Any:
     from azure.core import MatchConditions
 
-    return MatchConditions
+    return MatchConditions.IfNotModified

@@ -1,0 +1,114 @@
+"""Pointer blobs (``pointers/<pointer>.json``) moved by compare-and-swap on their etag."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from qtrain.checkpoints import _azure
+from qtrain.checkpoints._azure import translated
+from qtrain.checkpoints.store import check_pointer
+from qtrain.errors import CheckpointError
+
+UNSET: Any = object()
+
+
+class PointerConflictError(CheckpointError):
+    """Another writer moved a pointer between this store's read and its compare-and-swap."""
+
+
+class BlobPointers:
+    """The named pointers of one blob store.
+
+    Every write is a compare-and-swap (If-Match on the etag read just before, or
+    If-None-Match ``*`` for a pointer never set), so no update is ever lost or torn. The etag
+    of this object's own last write is remembered: a plain :meth:`set` fails once someone
+    else moved the pointer afterwards (a second agent on the same run), instead of
+    overwriting it.
+    """
+
+    def __init__(
+        self, blob_for: Callable[[str], Any], where: str, require: Callable[[str, str], None]
+    ) -> None:
+        self._blob_for = blob_for
+        self._where = where
+        self._require = require  # (pointer, name): raise unless checkpoint ``name`` exists
+        self._written: dict[str, str] = {}
+
+    def get(self, pointer: str) -> str | None:
+        """The checkpoint ``pointer`` names, or ``None`` if it was never set."""
+        return self._read(check_pointer(pointer))[0]
+
+    def set(self, pointer: str, name: str, expected: str | None = UNSET) -> None:
+        """CAS ``pointer`` to ``name``; see :meth:`AzureBlobCheckpointStore.set_pointer`."""
+        check_pointer(pointer)
+        self._require(pointer, name)
+        current, etag = self._read(pointer)
+        if expected is not UNSET and current != expected:
+            raise PointerConflictError(
+                f"pointer {pointer!r} in {self._where} names {current!r}, not the expected "
+                f"{expected!r}: another writer moved it; re-read it and decide again"
+            )
+        known = self._written.get(pointer)
+        if expected is UNSET and known is not None and known != etag:
+            raise PointerConflictError(
+                f"pointer {pointer!r} in {self._where} was moved by another writer (it now "
+                f"names {current!r}): is a second agent running this run? Stop it, or open "
+                "the store again to adopt the pointer's new value"
+            )
+        if not self._swap(pointer, name, etag):
+            raise PointerConflictError(
+                f"pointer {pointer!r} in {self._where} was moved by another writer while "
+                f"this one set it to {name!r}; re-read it and decide again"
+            )
+
+    def update(
+        self, pointer: str, choose: Callable[[str | None], str | None], attempts: int
+    ) -> str | None:
+        """Read-modify-write until the CAS lands (``AzureBlobCheckpointStore.update_pointer``)."""
+        check_pointer(pointer)
+        for attempt in range(attempts):
+            current, etag = self._read(pointer)
+            target = choose(current)
+            if target is None or target == current:
+                return current
+            self._require(pointer, target)
+            if self._swap(pointer, target, etag):
+                return target
+            time.sleep(random.uniform(0, 0.01 * 2 ** min(attempt, 6)))  # back off, then re-read
+        raise PointerConflictError(
+            f"pointer {pointer!r} in {self._where} kept changing under {attempts} attempts "
+            "to move it: too many writers"
+        )
+
+    def _read(self, pointer: str) -> tuple[str | None, str | None]:
+        blob = self._blob_for(pointer)
+        with translated(f"reading pointer {pointer!r} in {self._where}"):
+            try:
+                download = blob.download_blob()
+                raw = download.readall()
+            except _azure.errors().ResourceNotFoundError:
+                return None, None
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
+            raise CheckpointError(
+                f"blob {blob.blob_name} is damaged: set the {pointer!r} pointer again"
+            )
+        return payload["name"], download.properties.etag
+
+    def _swap(self, pointer: str, name: str, etag: str | None) -> bool:
+        payload = {"pointer": pointer, "name": name, "updated_at": datetime.now(UTC).isoformat()}
+        with translated(f"setting pointer {pointer!r} in {self._where}"):
+            new = _azure.put_if_unchanged(
+                self._blob_for(pointer), (json.dumps(payload) + "\n").encode(), etag
+            )
+        if new is not None:
+            self._written[pointer] = new
+        return new is not None
