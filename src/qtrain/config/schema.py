@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from qtrain.config.azure_quantum import AzureQuantumConfig
 from qtrain.config.azure_storage import AzureBlobStorageFields
 
 METRIC_DIRECTIONS: dict[str, Literal["min", "max"]] = {
@@ -143,19 +144,19 @@ class ParameterSpec(_Section):
 class QuantumConfig(_Section):
     """How the next hyperparameters are proposed (the QUBO optimizer or a baseline)."""
 
-    solver_type: Literal["sa", "tabu", "exact", "qaoa-sim", "fixed", "random", "optuna-tpe"] = (
-        Field(
-            "fixed",
-            description="A QUBO solver (sa, tabu, exact, qaoa-sim) drives the QUBO "
-            "optimizer; fixed, random and optuna-tpe are baselines",
-        )
+    solver_type: Literal[
+        "sa", "tabu", "exact", "qaoa-sim", "azure", "fixed", "random", "optuna-tpe"
+    ] = Field(
+        "fixed",
+        description="A QUBO solver (sa, tabu, exact, qaoa-sim, azure) drives the QUBO "
+        "optimizer; fixed, random and optuna-tpe are baselines",
     )
     surrogate: Literal["fm", "bocs"] = Field(
         "fm",
         description="fm = factorization machine (FMQA); bocs = Bayesian quadratic "
         "regression with Thompson sampling",
     )
-    fallback: list[Literal["sa", "tabu", "exact", "qaoa-sim"]] = Field(
+    fallback: list[Literal["sa", "tabu", "exact", "qaoa-sim", "azure"]] = Field(
         default_factory=lambda: ["sa"],
         description="Solvers tried in order when solver_type fails, times out or is too small",
     )
@@ -173,6 +174,10 @@ class QuantumConfig(_Section):
     solver_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Per-solver constructor options, e.g. {qaoa-sim: {max_variables: 16}}",
+    )
+    azure: AzureQuantumConfig = Field(
+        default_factory=AzureQuantumConfig,
+        description="The azure solver: workspace, target, shots, QAOA layers, time limits",
     )
     seed: int = 0
 

@@ -1,9 +1,9 @@
 """Solvers by name: ``make_sampler``, ``build_solver`` and the ``register_solver`` hook.
 
-Built-in names are registered here; another module adds one with
-``register_solver("azure", AzureQaoaSampler)`` (any callable taking keyword options and
-returning a dimod sampler), or an installed package through the ``qtrain.solvers`` entry-point
-group, without editing this file.
+Built-in names are registered here (``azure`` lazily: its module loads on first use);
+another module adds one with ``register_solver("name", SamplerClass)`` (any callable taking
+keyword options and returning a dimod sampler), or an installed package through the
+``qtrain.solvers`` entry-point group, without editing this file.
 """
 
 from __future__ import annotations
@@ -24,15 +24,24 @@ from qtrain.solvers.qaoa import QaoaSimSampler
 SolverFactory = Callable[..., dimod.Sampler]
 
 #: The solvers that ship with qtrain (``available_solvers()`` adds registered ones).
-SOLVER_NAMES: tuple[str, ...] = ("exact", "sa", "tabu", "qaoa-sim")
+SOLVER_NAMES: tuple[str, ...] = ("exact", "sa", "tabu", "qaoa-sim", "azure")
 
 ENTRY_POINT_GROUP = "qtrain.solvers"
+
+
+def _azure(**options: Any) -> dimod.Sampler:
+    """The ``azure`` sampler, imported on first use (it needs the ``qtrain[azure]`` extra)."""
+    from qtrain.solvers.azure import AzureQaoaSampler
+
+    return AzureQaoaSampler(**options)
+
 
 _FACTORIES: dict[str, SolverFactory] = {
     "exact": ExactSampler,
     "sa": SimulatedAnnealingSampler,
     "tabu": TabuSampler,
     "qaoa-sim": QaoaSimSampler,
+    "azure": _azure,
 }
 _entry_points_loaded = False
 
