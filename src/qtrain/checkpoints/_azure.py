@@ -72,6 +72,11 @@ def describe(exc: BaseException) -> str:
     hint = ""
     if status in (401, 403):
         hint = "; check the credential (storage.credential) and its role on the container"
+    elif type(exc).__name__ in ("ClientAuthenticationError", "CredentialUnavailableError"):
+        hint = (
+            "; for storage.credential 'default' run `az login`, set AZURE_CLIENT_ID/"
+            "AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or give the pod a workload identity"
+        )
     elif type(exc).__name__ in ("ServiceRequestError", "ServiceResponseError"):
         hint = "; check the endpoint and the network"
     head = f"{' '.join(parts)}: " if parts else ""

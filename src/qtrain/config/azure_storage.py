@@ -110,6 +110,11 @@ class AzureBlobStorageFields(BaseModel):
                     "account_url is required with credential 'default': set "
                     "storage.account_url=https://ACCOUNT.blob.core.windows.net"
                 )
+            if not self.account_url.startswith("https://"):
+                raise ValueError(
+                    "account_url must be https:// with credential 'default' (tokens are never "
+                    "sent over plain http); for Azurite use a connection string"
+                )
             if self.connection_string is not None:
                 raise ValueError("connection_string is unused with credential 'default': remove it")
         if self.account_url is not None:

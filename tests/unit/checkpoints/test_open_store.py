@@ -32,6 +32,10 @@ def test_local_is_the_default(tmp_path):
         ([*AZURE[:2], "storage.container=My_Ckpts"], r"storage\.container: must be 3-63 lower"),
         ([*AZURE, "storage.prefix=a/../b"], r"storage\.prefix: must be '/'-separated"),
         ([*AZURE, "storage.credential=default"], r"account_url is required.*storage\.account_url"),
+        (
+            [*AZURE, "storage.credential=default", "storage.account_url=http://127.0.0.1:1/a"],
+            r"account_url must be https:// with credential 'default'",
+        ),
         (["storage.container=ckpts"], r"container only applies to kind 'azure_blob'"),
         (["storage.resume=true"], r"resume only applies to kind 'azure_blob'"),
         (["storage.kind=s3"], r"storage\.kind: Input should be 'local' or 'azure_blob'"),
@@ -48,6 +52,18 @@ def test_a_sas_token_in_account_url_is_refused_without_echoing_it():
     with pytest.raises(ConfigError, match="without a query string") as caught:
         storage(*AZURE, "storage.credential=default", url)
     assert "TOPSECRET" not in str(caught.value)
+
+
+def test_redact_hides_keys_signatures_and_query_strings():
+    from qtrain.checkpoints._azure import redact
+
+    text = redact(
+        "AccountName=a;AccountKey=K3y==;BlobEndpoint=x; url https://a.blob.core.windows.net/c/b"
+        "?sv=2024&sig=S1g%3D failed; Authorization: Bearer eyJ0eXAi.x.y"
+    )
+    for secret in ("K3y", "S1g", "sv=2024", "eyJ0eXAi"):
+        assert secret not in text
+    assert "https://a.blob.core.windows.net/c/b" in text
 
 
 def test_prefix_is_normalised_and_scoped_by_run_id():
