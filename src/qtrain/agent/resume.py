@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 HISTORY_FILE = "history.jsonl"
 RUN_FILE = "run.json"
 # Sections that may differ between the original and the resuming process: paths, secrets,
-# threads, and how long to keep going.
-_MAY_DIFFER = {"runtime", "storage", "early_stopping"}
+# threads, the cluster it runs on, and how long to keep going.
+_MAY_DIFFER = {"runtime", "storage", "early_stopping", "kubeflow"}
 
 
 def sync_with_store(agent: QuantumTrainingAgent) -> None:
@@ -153,6 +153,5 @@ def _check_same_config(
     if differ:
         raise ConfigError(
             f"run {run_id} was started with other {', '.join(differ)} settings: resume it "
-            "with the config it started with (only runtime, storage and early_stopping may "
-            "change)"
+            f"with the config it started with (only {', '.join(sorted(_MAY_DIFFER))} may change)"
         )
