@@ -251,7 +251,8 @@ class FakeAzureQuantum:
         path = unquote(urlparse(details["inputDataUri"]).path).split("/")
         container, blob = path[-2], path[-1]
         qir = self._container(container).download_blob(blob).readall().decode("utf-8")
-        shots = int((details.get("inputParams") or {}).get("shots") or 500)
+        params = details.get("inputParams") or {}
+        shots = int(params.get("shots") or params.get("count") or 500)
         outcomes = simulate_qir(qir, shots)
         histogram = Counter(json.dumps(outcome) for outcome in outcomes)
         payload = {

@@ -86,6 +86,13 @@ def make_optimizer(config: RunConfig) -> tuple[str, Any, SearchSpace]:
         # TPE leaves random start-up after as many results as the QUBO optimizer's design.
         startup = q.initial_design or max(2, min(10, len(space) + 1))
         return "optuna-tpe", TPESearch(space, seed=q.seed, n_startup_trials=startup), space
+    solver_options = {name: dict(options) for name, options in q.solver_options.items()}
+    uses_azure = "azure" in (q.solver_type, *q.fallback)
+    if uses_azure:
+        solver_options["azure"] = {
+            **azure_solver_options(config),
+            **solver_options.get("azure", {}),
+        }
     optimizer = QuboOptimizer(
         space,
         solver=q.solver_type,
@@ -94,9 +101,23 @@ def make_optimizer(config: RunConfig) -> tuple[str, Any, SearchSpace]:
         n_initial=q.initial_design,
         num_reads=q.num_reads,
         fallback=tuple(q.fallback),
-        solver_options=q.solver_options,
+        solver_options=solver_options,
         timeout_s=q.timeout_s,
         qubo_size_limit=q.qubo_size_limit,
         encoding=q.encoding,
     )
+    if uses_azure:
+        # Build the chain now: missing Azure settings or credentials fail at start-up, as one
+        # line, instead of sending every cycle to the fallback.
+        _ = optimizer.sampler
     return f"qubo-{q.solver_type}", optimizer, space
+
+
+def azure_solver_options(config: RunConfig) -> dict[str, Any]:
+    """``quantum.azure`` as the ``azure`` solver's options (job state under the output dir)."""
+    azure = config.quantum.azure
+    options = azure.model_dump(exclude_none=True, exclude={"storage"})
+    if azure.storage is not None:
+        options["storage"] = azure.storage.get_secret_value()
+    options.setdefault("state_dir", str(config.output_path() / "azure-jobs"))
+    return options

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from typing import Any
 
 from qtrain.config.azure_quantum import API_KEY_ENV, AzureQuantumConfig
@@ -33,8 +34,6 @@ def import_sdk() -> Any:
     """
     os.environ.setdefault("QDK_PYTHON_TELEMETRY", "none")
     try:
-        import warnings
-
         with warnings.catch_warnings():
             # qsharp (the SDK's QIR generator) warns on import that it is being renamed.
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -160,7 +159,9 @@ class AzureTarget:
         except Exception:  # quotas are informative: an old API or a 404 must not block a job
             return []
         for quota in quotas:
-            if str(quota.get("provider_id", "")).lower() != provider_id:
+            # The SDK's as_dict() keys: REST names (providerId) or attribute names.
+            owner = quota.get("providerId", quota.get("provider_id", ""))
+            if str(owner).lower() != provider_id:
                 continue
             limit, used = quota.get("limit"), quota.get("utilization")
             if limit is not None and used is not None and used >= limit:
@@ -172,7 +173,10 @@ class AzureTarget:
 
     def backend(self, num_qubits: int) -> Any:
         """The Qiskit backend for the target; SolverSizeError if it has too few qubits."""
-        backend = self.provider.get_backend(self.config.target)
+        with warnings.catch_warnings():
+            # The SDK calls its own deprecated configuration() while listing backends.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            backend = self.provider.get_backend(self.config.target)
         capacity = backend.target.num_qubits
         if capacity is not None and num_qubits > capacity:
             raise SolverSizeError(
