@@ -53,7 +53,7 @@ def build_pipeline(config: RunConfig) -> Callable[..., Any]:
         on_exit = report_failure(config_json=config_json).set_display_name("report")
         settings.plain(on_exit)
         with dsl.ExitHandler(on_exit, name="qtrain-run"):
-            prep = settings.model_step(preprocess(config_json=config_json))
+            prep = settings.data_step(preprocess(config_json=config_json))
             prep.set_display_name("preprocess")
             _cycle(
                 1, max_cycles, k, settings, config_json,
@@ -164,6 +164,15 @@ class _TaskSettings:
                 task, pvc_name=self.kf.model_cache_pvc, mount_path=self.kf.model_cache_path
             )
             task.set_env_variable("HF_HOME", self.kf.model_cache_path)
+        return task
+
+    def data_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
+        """The task that reads the raw data: the model cache and the data volume."""
+        self.model_step(task)
+        if self.kf.data_pvc:
+            kubernetes.mount_pvc(
+                task, pvc_name=self.kf.data_pvc, mount_path=self.kf.data_mount_path
+            )
         return task
 
     def train(self, task: dsl.PipelineTask) -> dsl.PipelineTask:

@@ -150,6 +150,7 @@ def test_gpu_secret_volume_and_retry_come_from_the_config(tmp_path: Path) -> Non
         "kubeflow.gpu.accelerator_type=nvidia.com/gpu",
         "kubeflow.gpu.node_selector={cloud.google.com/gke-accelerator: nvidia-h100-80gb}",
         "kubeflow.train_retries=3",
+        "kubeflow.data_pvc=qtrain-data",
     )
     executors = spec["deploymentSpec"]["executors"]
     resources = executors["exec-train-trial"]["container"]["resources"]
@@ -163,6 +164,8 @@ def test_gpu_secret_volume_and_retry_come_from_the_config(tmp_path: Path) -> Non
     }
     assert train["tolerations"][0]["key"] == "nvidia.com/gpu"
     assert train["pvcMount"][0]["mountPath"] == "/models/cache"
+    mounts = {m["mountPath"]: m["constant"] for m in k8s["exec-preprocess"]["pvcMount"]}
+    assert mounts == {"/models/cache": "qtrain-model-cache", "/mnt/data": "qtrain-data"}
     for executor in ("exec-train-trial", "exec-propose"):
         secret = k8s[executor]["secretAsEnv"][0]
         assert secret["secretName"] == "qtrain-azure" and secret["optional"] is True

@@ -64,4 +64,8 @@ class KubeflowConfig(_Section):
         "qtrain-model-cache", description="PVC holding the Hugging Face cache (None: none)"
     )
     model_cache_path: str = Field("/models/cache", description="Where the PVC is mounted")
+    data_pvc: str | None = Field(
+        None, description="PVC holding the training data, mounted on preprocess (None: none)"
+    )
+    data_mount_path: str = Field("/mnt/data", description="Where data_pvc is mounted")
     caching: bool = Field(False, description="KFP step caching (off: every run trains)")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from qtrain.config.azure_quantum import AzureQuantumConfig
 from qtrain.config.azure_storage import AzureBlobStorageFields
+from qtrain.config.kubeflow import KubeflowConfig
 
 METRIC_DIRECTIONS: dict[str, Literal["min", "max"]] = {
     "eval_loss": "min",
@@ -222,6 +223,7 @@ class RunConfig(_Section):
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)
 
     @model_validator(mode="after")
     def _metrics_exist(self) -> RunConfig:
