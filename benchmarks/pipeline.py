@@ -19,6 +19,7 @@ import platform
 import statistics
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,12 @@ def time_pipeline(pipeline: Any, repeats: int) -> list[float]:
             local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=root)
             start = time.perf_counter()
             # kfp.local prints every task's log to stdout; keep the figures readable
-            with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            with (
+                open(os.devnull, "w") as sink,
+                contextlib.redirect_stdout(sink),
+                warnings.catch_warnings(),
+            ):
+                warnings.simplefilter("ignore", RuntimeWarning)  # "custom base image"
                 pipeline()
             times.append(time.perf_counter() - start)
     return times
