@@ -6,12 +6,11 @@ rest of the CLI works without the ``kfp`` extra.
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Annotated
 
 import typer
 
-from qtrain.errors import MissingExtraError
+from qtrain.cli.lazy_kfp import import_pipelines
 
 _CONFIG_HELP = r"\[CONFIG] \[key=value ...]; CONFIG defaults to configs/tiny.yaml"
 Host = Annotated[
@@ -32,16 +31,6 @@ Token = Annotated[
 ]
 
 
-def _client(command: str) -> ModuleType:
-    try:
-        from pipelines import client
-    except ImportError as exc:  # also "cannot import name 'kubernetes' from 'kfp'"
-        if (exc.name or "").split(".")[0] in ("kfp", "kfp_server_api", "kubernetes"):
-            raise MissingExtraError("kfp", "kfp", f"`qtrain {command}`") from None
-        raise
-    return client
-
-
 def submit(
     host: Host,
     args: Annotated[list[str] | None, typer.Argument(help=_CONFIG_HELP)] = None,
@@ -59,7 +48,7 @@ def submit(
 
     config_path, overrides = _split_config_and_overrides(args or [])
     config = load_config(config_path, overrides)
-    client = _client("submit")
+    client = import_pipelines("client", "submit")
     run = client.submit_run(
         config,
         host,
@@ -100,7 +89,7 @@ def schedule(
 
     config_path, overrides = _split_config_and_overrides(args or [])
     config = load_config(config_path, overrides)
-    client = _client("schedule")
+    client = import_pipelines("client", "schedule")
     scheduled = client.schedule_run(
         config,
         host,
