@@ -100,6 +100,7 @@ class FakeAzureQuantum:
     job_outcome: str = "succeed"
     executing_polls: int = 1
     fail_next: list[int] = field(default_factory=list)
+    stop_after_jobs: int | None = None
     hold: threading.Event = field(default_factory=threading.Event)
     requests: list[tuple[str, str]] = field(default_factory=list)
     puts: Counter = field(default_factory=Counter)
@@ -130,6 +131,12 @@ class FakeAzureQuantum:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop_after_jobs`` jobs succeeded (the next status call stops it)."""
+        done = sum(job.details["status"] == "Succeeded" for job in self.jobs.values())
+        return self.stop_after_jobs is not None and done >= self.stop_after_jobs
 
     def stop(self) -> None:
         """Stop listening (jobs are kept: ``start()`` again resumes on the same port)."""
@@ -358,6 +365,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(401, {"error": {"code": "Unauthorized", "message": "bad api key"}})
             return
         url = urlparse(self.path)
+        if url.path.endswith("/providerStatus") and service.stopping:
+            # Drop this connection and stop listening: later calls are refused.
+            self.close_connection = True
+            threading.Thread(target=service.stop, daemon=True).start()
+            return
         match = _WORKSPACE.match(url.path)
         if match is None:
             self._reply(404, {"error": {"code": "NotFound", "message": url.path}})
