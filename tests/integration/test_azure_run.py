@@ -78,6 +78,11 @@ def test_run_uses_azure_then_falls_back_to_sa_when_the_service_goes_away(
     assert cycle3["solver"] == "sa" and cycle3["fallback"] is True
     [reason] = cycle3["fallback_reasons"]
     assert reason["solver"] == "azure" and reason["reason"].startswith("AzureQuantumError")
+    assert report["solver_fallbacks"] == [{"cycle": 3, "solver": "sa", "failed": [reason]}]
+    assert (
+        "cycle 3: solved by sa after azure: AzureQuantumError"
+        in (run_dir / "report.md").read_text()
+    )
     events = [e for e in read_events(run_dir / "events.jsonl") if e["type"] == "proposals"]
     recorded = [p["metadata"] for e in events for p in e["proposals"]]
     assert any(m.get("fallback_reasons") == [reason] for m in recorded)

@@ -42,6 +42,7 @@ def build_report(
         "total_train_steps": sum(r.steps for r in history.records),
         "wall_seconds": round(wall_seconds, 2),
         "cycles": [{"cycle": c, "trials": trials} for c, trials in sorted(cycles.items())],
+        "solver_fallbacks": solver_fallbacks(history),
         "best": None
         if best is None
         else {
@@ -53,6 +54,21 @@ def build_report(
         },
         **(extra or {}),
     }
+
+
+def solver_fallbacks(history: History) -> list[dict[str, Any]]:
+    """Cycles whose QUBO was solved by a fallback: who answered, and why the others failed."""
+    found: dict[int, dict[str, Any]] = {}
+    for record in history.records:
+        proposal = record.proposal or {}
+        reasons = proposal.get("fallback_reasons") or []
+        if reasons and not proposal.get("reused") and record.cycle not in found:
+            found[record.cycle] = {
+                "cycle": record.cycle,
+                "solver": proposal.get("solver"),
+                "failed": reasons,
+            }
+    return [found[cycle] for cycle in sorted(found)]
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -71,6 +87,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"- best: cycle {best['cycle']} trial {best['trial']} "
             f"(`{best['checkpoint']}`): {metrics}"
         ]
+    for item in report.get("solver_fallbacks") or []:
+        failed = "; ".join(f"{f['solver']}: {f['reason']}" for f in item["failed"])
+        lines.append(f"- cycle {item['cycle']}: solved by {item['solver']} after {failed}")
     lines += [
         "",
         "| cycle | trial | params | steps | eval_loss | exact_match | status |",

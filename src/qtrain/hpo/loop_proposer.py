@@ -102,7 +102,7 @@ def make_optimizer(config: RunConfig) -> tuple[str, Any, SearchSpace]:
         num_reads=q.num_reads,
         fallback=tuple(q.fallback),
         solver_options=solver_options,
-        timeout_s=q.timeout_s,
+        timeout_s=_chain_timeout(config, uses_azure),
         qubo_size_limit=q.qubo_size_limit,
         encoding=q.encoding,
     )
@@ -111,6 +111,19 @@ def make_optimizer(config: RunConfig) -> tuple[str, Any, SearchSpace]:
         # line, instead of sending every cycle to the fallback.
         _ = optimizer.sampler
     return f"qubo-{q.solver_type}", optimizer, space
+
+
+def _chain_timeout(config: RunConfig, uses_azure: bool) -> float | None:
+    """``quantum.timeout_s``; left unset with azure in the chain, azure's own limits apply.
+
+    The default 60 s suits the classical solvers; an Azure job may queue longer, and the
+    azure solver bounds itself (``submit_timeout_s``, ``timeout_s``). A ``quantum.timeout_s``
+    given explicitly still applies to every solver of the chain.
+    """
+    q = config.quantum
+    if uses_azure and "timeout_s" not in q.model_fields_set:
+        return None
+    return q.timeout_s
 
 
 def azure_solver_options(config: RunConfig) -> dict[str, Any]:

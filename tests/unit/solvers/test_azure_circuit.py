@@ -125,3 +125,36 @@ def test_import_qtrain_does_not_load_the_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_default_credential_without_any_login_is_one_config_line(monkeypatch) -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity import DefaultAzureCredential
+
+    from qtrain.solvers import make_sampler
+
+    def no_token(self, *scopes, **kwargs):
+        raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+    monkeypatch.setattr(DefaultAzureCredential, "get_token", no_token)
+    with pytest.raises(ConfigError, match="'default' found no Azure credential") as caught:
+        make_sampler("azure", resource_id="/subscriptions/x", location="eastus")
+    assert "\n" not in str(caught.value)
+
+
+def test_report_lists_the_cycles_that_fell_back() -> None:
+    from qtrain.agent.report import build_report, render_markdown
+    from qtrain.history import History, TrialRecord
+
+    reason = {"solver": "azure", "reason": "TargetUnavailableError: target 'x' is Degraded"}
+    history = History()
+    for cycle, proposal in [
+        (1, {"source": "initial_design", "solver": None, "fallback_reasons": []}),
+        (2, {"source": "qubo", "solver": "sa", "fallback_reasons": [reason]}),
+        (2, {"source": "qubo", "solver": "sa", "fallback_reasons": [reason]}),
+        (3, {"source": "qubo", "solver": "sa", "fallback_reasons": [reason], "reused": True}),
+    ]:
+        history.add(TrialRecord(cycle, 0, {}, None, None, 1, {}, proposal=proposal))
+    report = build_report("r", "completed", "max_cycles", history, None, 1.0, "eval_loss")
+    assert report["solver_fallbacks"] == [{"cycle": 2, "solver": "sa", "failed": [reason]}]
+    assert "cycle 2: solved by sa after azure: TargetUnavailableError" in render_markdown(report)
