@@ -135,7 +135,7 @@ def _export(
     settings: "_TaskSettings", config_json: Any, state: Any, incumbent: Any, data: Any, cycle: int
 ) -> None:
     task = export(config_json=config_json, state=state, incumbent=incumbent, data=data)
-    settings.model_step(task).set_display_name(f"export (after cycle {cycle})")
+    settings.export_step(task).set_display_name(f"export (after cycle {cycle})")
 
 
 class _TaskSettings:
@@ -172,6 +172,15 @@ class _TaskSettings:
         if self.kf.data_pvc:
             kubernetes.mount_pvc(
                 task, pvc_name=self.kf.data_pvc, mount_path=self.kf.data_mount_path
+            )
+        return task
+
+    def export_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
+        """The export task: the model cache and, if configured, the runs volume."""
+        self.model_step(task)
+        if self.kf.runs_pvc:
+            kubernetes.mount_pvc(
+                task, pvc_name=self.kf.runs_pvc, mount_path=self.kf.runs_mount_path
             )
         return task
 

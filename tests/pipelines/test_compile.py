@@ -151,6 +151,7 @@ def test_gpu_secret_volume_and_retry_come_from_the_config(tmp_path: Path) -> Non
         "kubeflow.gpu.node_selector={cloud.google.com/gke-accelerator: nvidia-h100-80gb}",
         "kubeflow.train_retries=3",
         "kubeflow.data_pvc=qtrain-data",
+        "kubeflow.runs_pvc=qtrain-checkpoints",
     )
     executors = spec["deploymentSpec"]["executors"]
     resources = executors["exec-train-trial"]["container"]["resources"]
@@ -166,6 +167,8 @@ def test_gpu_secret_volume_and_retry_come_from_the_config(tmp_path: Path) -> Non
     assert train["pvcMount"][0]["mountPath"] == "/models/cache"
     mounts = {m["mountPath"]: m["constant"] for m in k8s["exec-preprocess"]["pvcMount"]}
     assert mounts == {"/models/cache": "qtrain-model-cache", "/mnt/data": "qtrain-data"}
+    export_mounts = {m["mountPath"]: m["constant"] for m in k8s["exec-export"]["pvcMount"]}
+    assert export_mounts["/mnt/checkpoints"] == "qtrain-checkpoints"
     for executor in ("exec-train-trial", "exec-propose"):
         secret = k8s[executor]["secretAsEnv"][0]
         assert secret["secretName"] == "qtrain-azure" and secret["optional"] is True

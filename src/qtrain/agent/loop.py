@@ -250,6 +250,9 @@ class QuantumTrainingAgent:
             if self.store is not None:
                 self.store.set_pointer("incumbent", cycle_best.checkpoint)
                 self.store.set_pointer("best", cycle_best.checkpoint)
+        committed = [t.checkpoint for t in trials if t.checkpoint is not None]
+        if self.store is not None and committed:
+            self.store.set_pointer("latest", committed[-1])  # the newest committed trial
         self.events.emit(
             "selection",
             cycle=self.cycle,

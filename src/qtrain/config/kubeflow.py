@@ -68,4 +68,10 @@ class KubeflowConfig(_Section):
         None, description="PVC holding the training data, mounted on preprocess (None: none)"
     )
     data_mount_path: str = Field("/mnt/data", description="Where data_pvc is mounted")
+    runs_pvc: str | None = Field(
+        None,
+        description="PVC the export step also writes the run directory to, at "
+        "runtime.output_dir/<run_id> (None: the run lives in KFP artifacts only)",
+    )
+    runs_mount_path: str = Field("/mnt/checkpoints", description="Where runs_pvc is mounted")
     caching: bool = Field(False, description="KFP step caching (off: every run trains)")

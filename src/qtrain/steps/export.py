@@ -8,11 +8,14 @@ selected checkpoint, committed with its manifest, and the incumbent/best/latest 
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
+from qtrain.config.schema import RunConfig
+from qtrain.errors import QtrainError
 from qtrain.events import EventLog
 from qtrain.rundir import RunDirectory
 from qtrain.steps.state import (
@@ -30,7 +33,7 @@ def export_run(
     config_json: str, state_dir: Path, incumbent_dir: Path, data_dir: Path, run_dir: Path
 ) -> dict[str, Any]:
     """Export the selected checkpoint, write the run directory ``run_dir``; return the report."""
-    from qtrain.checkpoints import LocalCheckpointStore
+    from qtrain.checkpoints import open_store
     from qtrain.data import load_prepared
     from qtrain.export import export_checkpoint
     from qtrain.training.session import ModelSession
@@ -51,7 +54,7 @@ def export_run(
     exports: dict[str, str] = {}
     if agent.incumbent is not None and has_weights(incumbent_dir):
         name = agent.incumbent.checkpoint
-        store = LocalCheckpointStore(layout.checkpoints)
+        store = open_store(config.storage, layout.checkpoints, state.run_id)
         store.commit_from(
             incumbent_dir, name,
             {"cycle": agent.incumbent.cycle, "trial": agent.incumbent.trial,
@@ -72,7 +75,30 @@ def export_run(
         "run_end", status="completed", stopped_because=state.stop_reason, run_dir=run_dir
     )
     agent.events.close()
+    if config.kubeflow.runs_pvc:
+        publish_run(run_dir, config, state.run_id)
     return report
+
+
+def publish_run(run_dir: Path, config: RunConfig, run_id: str) -> Path:
+    """Copy the finished run directory to ``runtime.output_dir/<run_id>`` (the runs volume).
+
+    The copy is written aside and renamed into place; an existing run is never overwritten.
+    """
+    mount = Path(config.kubeflow.runs_mount_path)
+    target = config.output_path() / run_id
+    if not target.resolve().is_relative_to(mount.resolve()):
+        raise QtrainError(
+            f"runtime.output_dir {config.runtime.output_dir} is not on the runs volume "
+            f"mounted at kubeflow.runs_mount_path={mount}: put it under that path"
+        )
+    if target.exists():
+        raise QtrainError(f"{target} already exists: qtrain never overwrites a run")
+    partial = target.with_name(f".{run_id}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(run_dir, partial)
+    os.rename(partial, target)
+    return target
 
 
 def failure_report(config_json: str, status: dict[str, Any]) -> str:

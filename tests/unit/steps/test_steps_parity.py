@@ -71,9 +71,11 @@ def test_steps_match_the_in_process_agent(tmp_path: Path, tiny_overrides: list[s
         assert b["proposal"].get("solver") == a["proposal"].get("solver")
     assert steps_report["best"]["checkpoint"] == agent_report["best"]["checkpoint"]
     assert steps_report["stopped_because"] == agent_report["stopped_because"]
-    assert (run_dir / "checkpoints" / steps_report["best"]["checkpoint"] / "manifest.json").is_file()
+    best = steps_report["best"]["checkpoint"]
+    assert (run_dir / "checkpoints" / best / "manifest.json").is_file()
     assert (run_dir / "export" / "adapter" / "adapter_model.safetensors").is_file()
-    types = [json.loads(line)["type"] for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    lines = (run_dir / "events.jsonl").read_text().splitlines()
+    types = [json.loads(line)["type"] for line in lines]
     assert types[0] == "run_start" and types[-1] == "run_end"
     assert types.count("cycle_end") == len({r["cycle"] for r in got})
 
@@ -86,3 +88,27 @@ def test_gate_reads_the_stop_decision(tmp_path: Path) -> None:
     write_state(tmp_path, RunState(run_id="r", baseline={}, stop=True, stop_reason="max_cycles"))
     assert should_continue(tmp_path) is False
     assert read_state(tmp_path).stop_reason == "max_cycles"
+
+
+def test_publish_run_copies_onto_the_runs_volume_and_never_overwrites(tmp_path: Path) -> None:
+    from qtrain.errors import QtrainError
+    from qtrain.steps.export import publish_run
+
+    run = tmp_path / "artifact"
+    run.mkdir()
+    (run / "report.json").write_text("{}")
+    mount = tmp_path / "mnt"
+    config = load_config(
+        None,
+        [f"runtime.output_dir={mount / 'runs'}", "kubeflow.runs_pvc=qtrain-checkpoints",
+         f"kubeflow.runs_mount_path={mount}"],
+    )  # fmt: skip
+    target = publish_run(run, config, "r1")
+    assert target == mount / "runs" / "r1" and (target / "report.json").read_text() == "{}"
+    with pytest.raises(QtrainError, match="never overwrites"):
+        publish_run(run, config, "r1")
+    elsewhere = config.model_copy(
+        update={"runtime": config.runtime.model_copy(update={"output_dir": str(tmp_path / "x")})}
+    )
+    with pytest.raises(QtrainError, match="not on the runs volume"):
+        publish_run(run, elsewhere, "r2")
