@@ -100,11 +100,13 @@ class QuantumTrainingAgent:
         sync_with_store(self)  # storage.resume: continue from the store; mirror history into it
         return self.run_dir
 
-    def prepare_decisions(self, baseline: dict[str, float]) -> None:
+    def prepare_decisions(self, baseline: dict[str, float], with_proposer: bool = True) -> None:
         """Set up what the loop decides with (proposer, objective baseline), not the model.
 
         ``initialize_training`` calls this after evaluating the base model; the stateless
-        pipeline steps call it with the recorded baseline and then :meth:`replay`.
+        pipeline steps call it with the recorded baseline and then :meth:`replay`. Steps
+        that only select or report pass ``with_proposer=False``: building the proposer
+        checks solver credentials (Azure), which only the propose step is given.
         """
         from qtrain.hpo import make_proposer
 
@@ -113,9 +115,10 @@ class QuantumTrainingAgent:
             self.events = EventLog(None)
         if not hasattr(self, "store"):
             self.store = None
-        self.proposer = self._proposer or make_proposer(
-            self.config, objective=self.objective, incumbent=lambda: self.incumbent
-        )
+        if with_proposer:
+            self.proposer = self._proposer or make_proposer(
+                self.config, objective=self.objective, incumbent=lambda: self.incumbent
+            )
 
     def objective(self, record: TrialRecord) -> float:
         """What the optimizer minimises for a finished trial.
@@ -216,6 +219,15 @@ class QuantumTrainingAgent:
                 train=record.train,
             )
         return self.conclude_cycle(trials, proposals)
+
+    @property
+    def proposer_name(self) -> str:
+        """The name reports give the proposer: fixed, random, optuna-tpe or qubo-SOLVER."""
+        proposer = getattr(self, "proposer", None)
+        if proposer is not None:
+            return proposer.name
+        solver = self.config.quantum.solver_type
+        return solver if solver in ("fixed", "random", "optuna-tpe") else f"qubo-{solver}"
 
     @property
     def start_checkpoint(self) -> str | None:
@@ -405,7 +417,7 @@ class QuantumTrainingAgent:
             selection_metric=self.selector.metric,
             extra={
                 "run_dir": str(self.run_dir.root),
-                "proposer": getattr(getattr(self, "proposer", None), "name", None),
+                "proposer": self.proposer_name,
                 "exports": exports,
                 "data": getattr(getattr(self, "data", None), "report", None),
                 "baseline": getattr(self, "baseline", None),

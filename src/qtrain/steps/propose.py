@@ -19,7 +19,7 @@ def propose(config_json: str, state_dir: Path) -> list[dict[str, Any]]:
     state = read_state(state_dir)
     if state.stop:
         raise RuntimeError(f"the run already stopped ({state.stop_reason}): nothing to propose")
-    agent = decision_agent(config, state_dir)
+    agent = decision_agent(config, state_dir, with_proposer=True)
     proposals = agent.plan_cycle()
     trials = [
         {

@@ -94,18 +94,19 @@ def history_records(folder: Path) -> list[TrialRecord]:
 
 
 def decision_agent(
-    config: RunConfig, folder: Path, record_to: Path | None = None
+    config: RunConfig, folder: Path, record_to: Path | None = None, with_proposer: bool = False
 ) -> QuantumTrainingAgent:
     """An agent without model or data whose decisions are those of the run so far.
 
     It replays the recorded cycles (see ``QuantumTrainingAgent.replay``). With
     ``record_to`` (a copied state folder), later events and trials are appended there.
+    Only the propose step needs ``with_proposer`` (and the solver's credentials).
     """
     from qtrain.agent.loop import QuantumTrainingAgent
 
     state = read_state(folder)
     agent = QuantumTrainingAgent(config)
-    agent.prepare_decisions(state.baseline)
+    agent.prepare_decisions(state.baseline, with_proposer=with_proposer)
     agent.replay(history_records(folder))
     if record_to is not None:
         agent.events = EventLog(record_to / EVENTS_FILE)
