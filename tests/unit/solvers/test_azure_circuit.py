@@ -158,3 +158,13 @@ def test_report_lists_the_cycles_that_fell_back() -> None:
     report = build_report("r", "completed", "max_cycles", history, None, 1.0, "eval_loss")
     assert report["solver_fallbacks"] == [{"cycle": 2, "solver": "sa", "failed": [reason]}]
     assert "cycle 2: solved by sa after azure: TargetUnavailableError" in render_markdown(report)
+
+
+def test_missing_extra_names_qtrain_azure(monkeypatch) -> None:
+    from qtrain.errors import MissingExtraError
+    from qtrain.solvers.azure.client import import_sdk
+
+    monkeypatch.setitem(sys.modules, "azure.quantum", None)  # import fails as if not installed
+    monkeypatch.delitem(sys.modules, "azure.quantum.qiskit", raising=False)
+    with pytest.raises(MissingExtraError, match=r"pip install 'qtrain\[azure\]'"):
+        import_sdk()
