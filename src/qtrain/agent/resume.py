@@ -97,6 +97,9 @@ def resume(agent: QuantumTrainingAgent) -> None:
         store.materialize(incumbent)  # downloaded and sha256-verified before any training
         for pointer in ("incumbent", "best"):  # undo moves the history never recorded
             store.set_pointer(pointer, incumbent)  # and adopt them: a stale agent now fails
+    latest = next((r.checkpoint for r in reversed(records) if r.checkpoint), None)
+    if latest is not None:
+        store.set_pointer("latest", latest)  # the newest recorded trial, not a dropped one
     dropped = _drop_unrecorded(agent, store)
     agent.events.emit(
         "resume", run_id=run_id, cycles=agent.cycle, incumbent=incumbent, dropped=dropped
