@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 #: Environment variable holding the workspace API key (``credential: api_key``).
 API_KEY_ENV = "AZURE_QUANTUM_API_KEY"
+#: Environment variable read for the storage connection string when ``storage`` is not set
+#: (or is the ``**********`` mask a run's config.yaml holds).
+STORAGE_ENV = "AZURE_QUANTUM_STORAGE"
+_MASK = "**********"
 
 
 class AzureQuantumConfig(BaseModel):
@@ -58,7 +62,9 @@ class AzureQuantumConfig(BaseModel):
         None, description="Data-plane endpoint override (default: from Azure, by location)"
     )
     storage: SecretStr | None = Field(
-        None, description="Storage connection string, for workspaces without linked storage"
+        None,
+        description="Storage connection string, for workspaces without linked storage "
+        f"(default: ${STORAGE_ENV})",
     )
     credential: Literal["default", "api_key"] = Field(
         "default",
@@ -86,6 +92,13 @@ class AzureQuantumConfig(BaseModel):
             return needed
         names = ("subscription_id", "resource_group", "workspace")
         return [name for name in names if not getattr(self, name)] + needed
+
+    def storage_string(self) -> str | None:
+        """The storage connection string: ``storage``, else ``$AZURE_QUANTUM_STORAGE``."""
+        value = self.storage.get_secret_value() if self.storage is not None else ""
+        if value and value != _MASK:
+            return value
+        return os.environ.get(STORAGE_ENV) or None
 
     def api_key(self) -> str | None:
         """The API key from the environment (``credential: api_key``), or None if unset."""

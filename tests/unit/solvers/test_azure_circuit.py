@@ -168,3 +168,11 @@ def test_missing_extra_names_qtrain_azure(monkeypatch) -> None:
     monkeypatch.delitem(sys.modules, "azure.quantum.qiskit", raising=False)
     with pytest.raises(MissingExtraError, match=r"pip install 'qtrain\[azure\]'"):
         import_sdk()
+
+
+def test_storage_from_the_environment_when_unset_or_masked(monkeypatch) -> None:
+    monkeypatch.setenv("AZURE_QUANTUM_STORAGE", "AccountKey=from-env")
+    assert AzureQuantumConfig().storage_string() == "AccountKey=from-env"
+    # A run's config.yaml holds the mask; loading it again must not use the mask as a value.
+    assert AzureQuantumConfig(storage="**********").storage_string() == "AccountKey=from-env"
+    assert AzureQuantumConfig(storage="AccountKey=given").storage_string() == "AccountKey=given"

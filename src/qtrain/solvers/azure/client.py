@@ -110,7 +110,7 @@ class AzureTarget:
             kwargs: dict[str, Any] = {
                 "location": c.location,
                 "credential": self._credential,
-                "storage": c.storage.get_secret_value() if c.storage else None,
+                "storage": c.storage_string(),
             }
             if c.resource_id:
                 kwargs["resource_id"] = c.resource_id

@@ -92,8 +92,7 @@ class AzureQaoaSampler(QtrainSampler):
             raise AzureQuantumError(f"{type(exc).__name__}: {self._clean(exc)}") from None
 
     def _clean(self, exc: BaseException) -> str:
-        storage = self.config.storage.get_secret_value() if self.config.storage else None
-        return redact(str(exc), self.config.api_key(), storage)
+        return redact(str(exc), self.config.api_key(), self.config.storage_string())
 
     def _solve(self, bqm: dimod.BinaryQuadraticModel, num_reads: int | None) -> dimod.SampleSet:
         c = self.config
