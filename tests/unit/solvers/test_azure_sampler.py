@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -260,3 +261,15 @@ def test_qubo_optimizer_with_the_azure_solver(fake, options) -> None:
     proposals = opt.ask_proposals(2)
     assert {p.metadata["solver"] for p in proposals} == {"azure"}
     assert not proposals[0].metadata["fallback_reasons"]
+
+
+def test_debug_logs_of_the_sdk_hold_no_secret(fake, options, azurite, caplog) -> None:
+    import logging
+
+    account_key = azurite.connection_string.split("AccountKey=")[1].split(";")[0]
+    with caplog.at_level(logging.DEBUG):
+        make_sampler("azure", **options).sample(random_bqm(4, seed=11), num_reads=32)
+    assert "container url" in caplog.text  # the SDK logged its SAS URL (scrubbed)
+    assert API_KEY not in caplog.text and account_key not in caplog.text
+    leaked = re.findall(r"(?:sig|AccountKey)=(?!\*\*\*|REDACTED)[^&;'\s]+", caplog.text)
+    assert not leaked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from qtrain.solvers.errors import SolverError
@@ -14,15 +15,55 @@ _SECRET_PATTERNS = (
 )
 
 
-def redact(text: str, *secrets: str | None) -> str:
-    """``text`` on one line, without SAS signatures, account keys, tokens or ``secrets``."""
+def scrub(text: str, *secrets: str | None) -> str:
+    """``text`` without SAS signatures, account keys, tokens or the given ``secrets``."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: f"{m.group(1)}=***", text)
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return text
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """:func:`scrub`, then the first non-empty line (at most 400 characters)."""
+    lines = [line.strip() for line in scrub(text, *secrets).strip().splitlines() if line.strip()]
     return lines[0][:400] if lines else ""
+
+
+class SecretFilter(logging.Filter):
+    """Scrubs log records of the Azure SDK (at DEBUG it logs SAS URLs and request details)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the record's message by its scrubbed text; never drops a record."""
+        message = record.getMessage()
+        clean = scrub(message, *self.secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_FILTER = SecretFilter()
+_LOGGER_PREFIXES = ("azure", "urllib3")
+
+
+def protect_logs(*secrets: str | None) -> None:
+    """Scrub the Azure SDK's log records of ``secrets`` (and of keys/signatures generally).
+
+    A logger's filters only see records logged on that very logger, not its children's, so
+    the filter goes on every ``azure.*`` and ``urllib3.*`` logger that exists: call this
+    after the SDK is imported (its modules create their loggers on import).
+    """
+    _FILTER.secrets.update(secret for secret in secrets if secret)
+    for name in list(logging.Logger.manager.loggerDict):
+        if name.split(".", 1)[0] in _LOGGER_PREFIXES:
+            logger = logging.getLogger(name)
+            if _FILTER not in logger.filters:
+                logger.addFilter(_FILTER)
 
 
 class AzureQuantumError(SolverError):

@@ -15,7 +15,7 @@ from qtrain.errors import ConfigError, QtrainError
 from qtrain.solvers.azure.angles import qaoa_angles
 from qtrain.solvers.azure.circuit import decode_counts, qaoa_circuit
 from qtrain.solvers.azure.client import AzureTarget, import_sdk, resolve_credential
-from qtrain.solvers.azure.errors import AzureQuantumError, JobFailedError, redact
+from qtrain.solvers.azure.errors import AzureQuantumError, JobFailedError, protect_logs, redact
 from qtrain.solvers.azure.jobs import (
     JobStore,
     call_within,
@@ -72,6 +72,7 @@ class AzureQaoaSampler(QtrainSampler):
                 "(or resource_id + location)"
             )
         import_sdk()  # a missing extra is reported now, not at the first solve
+        protect_logs(self.config.api_key(), self.config.storage_string())
         credential = resolve_credential(self.config, check=check_credentials)
         self.target = AzureTarget(self.config, credential)
         self.store = JobStore(self.config.state_dir or default_state_dir())
@@ -82,6 +83,7 @@ class AzureQaoaSampler(QtrainSampler):
         return {**super().properties, "target": self.config.target, "shots": self.config.shots}
 
     def _sample(self, bqm: dimod.BinaryQuadraticModel, **parameters: Any) -> dimod.SampleSet:
+        protect_logs()  # loggers the SDK created since construction
         try:
             return self._solve(bqm, parameters.get("num_reads"))
         except (SolverError, ConfigError):
