@@ -52,7 +52,14 @@ class AzureQuantumConfig(BaseModel):
         description="Up to this many qubits the angles are optimised on the local "
         "statevector; above it a fixed linear-ramp schedule is used",
     )
-    timeout_s: float = Field(300.0, gt=0, description="Longest wait for a job's result")
+    timeout_s: float = Field(
+        300.0, gt=0, description="Longest wait for a job's result, from its submission"
+    )
+    cancel_on_timeout: bool = Field(
+        False,
+        description="Cancel a job still queued or running at timeout_s (else it is kept, and "
+        "a restarted step solving the same problem resumes it)",
+    )
     submit_timeout_s: float = Field(60.0, gt=0, description="Longest wait for a submission")
     poll_interval_s: float = Field(2.0, gt=0, description="Seconds between status checks")
     max_queue_s: float | None = Field(

@@ -273,3 +273,15 @@ def test_debug_logs_of_the_sdk_hold_no_secret(fake, options, azurite, caplog) ->
     assert API_KEY not in caplog.text and account_key not in caplog.text
     leaked = re.findall(r"(?:sig|AccountKey)=(?!\*\*\*|REDACTED)[^&;'\s]+", caplog.text)
     assert not leaked
+
+
+def test_cancel_on_timeout(fake, options) -> None:
+    fake.hold.clear()
+    sampler = make_sampler("azure", **{**options, "timeout_s": 0.2, "cancel_on_timeout": True})
+    with pytest.raises(
+        SolverTimeoutError, match="still Executing after timeout_s=0.2 s; cancelled"
+    ):
+        sampler.sample(random_bqm(4, seed=12), num_reads=16)
+    [job] = fake.jobs.values()
+    assert job.details["status"] == "Cancelled"
+    assert not list(Path(options["state_dir"]).glob("*.json"))

@@ -25,7 +25,7 @@ from qtrain.solvers.azure.jobs import (
     wait_until_done,
 )
 from qtrain.solvers.base import QtrainSampler
-from qtrain.solvers.errors import SolverError
+from qtrain.solvers.errors import SolverError, SolverTimeoutError
 
 
 def default_state_dir() -> Path:
@@ -131,7 +131,6 @@ class AzureQaoaSampler(QtrainSampler):
         info: dict[str, Any],
     ) -> dict[str, int]:
         c = self.config
-        start = time.monotonic()
         workspace = self.target.workspace
         job_name = f"qtrain-{key[:20]}"
         job_id = record.get("job_id")
@@ -167,12 +166,22 @@ class AzureQaoaSampler(QtrainSampler):
             job_id = job.id()
             self.store.save(key, {**record, "job_id": job_id})
         info["job_id"] = job_id
-        deadline = start + c.timeout_s
+        deadline = time.monotonic() + c.timeout_s
         try:
             job = wait_until_done(workspace, job_id, deadline, c.poll_interval_s, c.timeout_s)
         except JobFailedError:
             self.store.delete(key)  # the next solve pays for a new job; this one is lost
             raise
+        except SolverTimeoutError as exc:
+            if not c.cancel_on_timeout:
+                raise
+            call_within(
+                lambda: workspace.cancel_job(workspace.get_job(job_id)),
+                c.submit_timeout_s,
+                "cancelling the job",
+            )
+            self.store.delete(key)
+            raise SolverTimeoutError(f"{exc}".split(";")[0] + "; cancelled it") from None
         counts = read_counts(backend, job, max(deadline - time.monotonic(), c.submit_timeout_s))
         record = self.store.load(key) or record
         self.store.save(key, {**record, "job_id": job_id, "counts": counts})
