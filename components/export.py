@@ -3,10 +3,10 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Input, Markdown, Model, Output
 
-from qtrain.images import base_image
+from qtrain.images import train_image
 
 
-@dsl.component(base_image=base_image(), install_kfp_package=False)
+@dsl.component(base_image=train_image(), install_kfp_package=False)
 def export(
     config_json: str,
     state: Input[Artifact],

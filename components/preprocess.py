@@ -3,22 +3,29 @@
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Model, Output
 
-from qtrain.images import base_image
+from qtrain.images import train_image
 
 
-@dsl.component(base_image=base_image(), install_kfp_package=False)
+@dsl.component(base_image=train_image(), install_kfp_package=False)
 def preprocess(
     config_json: str,
+    compiled_cycles: int,
+    compiled_trials: int,
     data: Output[Dataset],
     state: Output[Artifact],
     base: Output[Model],
 ):
-    """Prepare the dataset and the run state; ``base`` stands for the untrained model."""
+    """Prepare the dataset and the run state; ``base`` stands for the untrained model.
+
+    ``compiled_*`` are the DAG's shape, fixed at compile time: an edited ``config_json``
+    asking for another shape is refused.
+    """
     from pathlib import Path
 
     from qtrain.steps import preprocess as step
 
-    report = step(config_json, Path(data.path), Path(state.path), Path(base.path))
+    shape = {"max_cycles": compiled_cycles, "trials_per_cycle": compiled_trials}
+    report = step(config_json, Path(data.path), Path(state.path), Path(base.path), shape)
     data.metadata.update(
         {k: v for k, v in report.items() if isinstance(v, (int, float, str, bool))}
     )

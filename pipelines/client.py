@@ -41,10 +41,9 @@ from pipelines.errors import (
     KfpUnreachableError,
     RunNotSucceededError,
 )
-from pipelines.training_pipeline import PIPELINE_NAME, compile_pipeline
+from pipelines.training_pipeline import PARAMETER, PIPELINE_NAME, compile_pipeline
 from qtrain import RunConfig, __version__
 
-PARAMETER = "config_json"
 DEFAULT_EXPERIMENT = "qtrain"
 DEFAULT_TIMEOUT_S = 24 * 3600.0
 DEFAULT_POLL_S = 5.0

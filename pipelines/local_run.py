@@ -20,7 +20,7 @@ from kfp import local
 
 from pipelines.training_pipeline import build_pipeline
 from qtrain.config.schema import RunConfig
-from qtrain.errors import QtrainError
+from qtrain.errors import QtrainError, one_line
 from qtrain.rundir import RunDirectory, new_run_id, write_json_atomic
 
 #: Where kfp.local keeps task outputs, inside the output directory, one folder per run.
@@ -96,6 +96,21 @@ def run_kfp_local(
     return report
 
 
+def _latest_state(outputs: Path) -> Path | None:
+    """The newest complete run-state folder a task wrote (None: preprocess never finished)."""
+    complete = []
+    for state_file in outputs.rglob("state.json"):
+        try:
+            json.loads(state_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if all((state_file.parent / n).is_file() for n in ("config.yaml", "history.jsonl")):
+            complete.append(state_file)
+    if not complete:
+        return None
+    return max(complete, key=lambda f: f.stat().st_mtime).parent
+
+
 def _find_one(root: Path, name: str, parent_named: str) -> Path:
     found = [p for p in root.rglob(name) if p.parent.name == parent_named]
     if len(found) != 1:
@@ -112,26 +127,27 @@ def _record_failure(
     """Write what the failed run got to (latest state) and a failed report, then raise."""
     from qtrain.steps.state import CONFIG_FILE, EVENTS_FILE, HISTORY_FILE, decision_agent
 
-    message = _ANSI.sub("", str(exc))  # kfp.local colours its messages
-    reason = f"{type(exc).__name__}: {message}".splitlines()[0][:500]
+    reason = _ANSI.sub("", one_line(exc))  # kfp.local colours its messages
     run_dir.root.mkdir(parents=True)
     if (outputs / LOG_FILE).is_file():
         shutil.copy2(outputs / LOG_FILE, run_dir.root / LOG_FILE)
-    states = sorted(
-        (p.parent for p in outputs.rglob("state.json")), key=lambda p: p.stat().st_mtime
-    )
-    report: dict[str, Any] = {"run_id": run_dir.run_id, "status": "failed"}
-    if states:
-        latest = states[-1]
+    report: dict[str, Any] = {
+        "run_id": run_dir.run_id,
+        "status": "failed",
+        "stopped_because": reason,
+        "wall_seconds": round(seconds, 3),
+    }
+    latest = _latest_state(outputs)
+    if latest is not None:
         for name in (CONFIG_FILE, HISTORY_FILE, EVENTS_FILE):
             shutil.copy2(latest / name, run_dir.root / name)
-        agent = decision_agent(config, latest)
-        agent.run_dir = run_dir
-        agent.stopped_because = reason
-        report = agent.write_report("failed", {}, wall_seconds=seconds, run_id=run_dir.run_id)
-    else:
-        report.update(stopped_because=reason, wall_seconds=round(seconds, 3))
-        write_json_atomic(run_dir.report_json, report)
+        try:
+            agent = decision_agent(config, latest)
+            agent.run_dir = run_dir
+            agent.stopped_because = reason
+            report = agent.write_report("failed", {}, wall_seconds=seconds, run_id=run_dir.run_id)
+        except Exception as replay_error:  # the report must be written whatever the state
+            report["report_error"] = one_line(replay_error)
     report["engine"] = "kfp-local"
     report["task_outputs"] = str(outputs)
     write_json_atomic(run_dir.report_json, report)

@@ -37,6 +37,12 @@ MAX_PIPELINE_BYTES = 256 * 1024
 
 def build_pipeline(config: RunConfig) -> Callable[..., Any]:
     """The pipeline function for ``config``, unrolled to ``early_stopping.max_cycles``."""
+    if config.quantum.azure.storage is not None:
+        raise QtrainError(
+            "quantum.azure.storage is a secret and a pipeline parameter is not: remove it and "
+            "put the connection string in the kubeflow.azure_secret Secret as "
+            "AZURE_QUANTUM_STORAGE"
+        )
     settings = _TaskSettings(config)
     max_cycles = config.early_stopping.max_cycles
     k = config.training.trials_per_cycle
@@ -53,7 +59,9 @@ def build_pipeline(config: RunConfig) -> Callable[..., Any]:
         on_exit = report_failure(config_json=config_json).set_display_name("report")
         settings.plain(on_exit)
         with dsl.ExitHandler(on_exit, name="qtrain-run"):
-            prep = settings.data_step(preprocess(config_json=config_json))
+            prep = settings.data_step(
+                preprocess(config_json=config_json, compiled_cycles=max_cycles, compiled_trials=k)
+            )
             prep.set_display_name("preprocess")
             _cycle(
                 1, max_cycles, k, settings, config_json,
@@ -100,7 +108,7 @@ def _cycle(
     incumbent: Any,
 ) -> None:
     """Add cycle ``cycle`` and, nested under its gate, the cycles after it."""
-    proposals = settings.plain(propose(config_json=config_json, state=state), secrets=True)
+    proposals = settings.propose_step(propose(config_json=config_json, state=state))
     proposals.set_display_name(f"cycle {cycle}: propose")
     with dsl.ParallelFor(proposals.output, parallelism=k, name=f"trials-{cycle}") as proposal:
         trained = train_trial(
@@ -139,7 +147,12 @@ def _export(
 
 
 class _TaskSettings:
-    """Resources, secrets, volumes and retries from the config's ``kubeflow`` section."""
+    """Resources, secrets, volumes and retries from the config's ``kubeflow`` section.
+
+    Every step that loads the model (preprocess measures the base model, train, evaluate,
+    export) runs in the CUDA image with the configured GPU, limits and model cache: a 4-bit
+    phi-4 neither loads nor generates on a CPU node.
+    """
 
     def __init__(self, config: RunConfig) -> None:
         self.kf = config.kubeflow
@@ -156,40 +169,15 @@ class _TaskSettings:
             )
         return task
 
-    def model_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
-        """A task that loads the model: the model cache volume."""
-        self.plain(task)
+    def model_step(self, task: dsl.PipelineTask, secrets: bool = False) -> dsl.PipelineTask:
+        """A task that loads the model: GPU (when configured), limits, the model cache."""
+        self.plain(task, secrets=secrets)
+        task.set_cpu_limit(self.kf.train_cpu).set_memory_limit(self.kf.train_memory)
         if self.kf.model_cache_pvc:
             kubernetes.mount_pvc(
                 task, pvc_name=self.kf.model_cache_pvc, mount_path=self.kf.model_cache_path
             )
             task.set_env_variable("HF_HOME", self.kf.model_cache_path)
-        return task
-
-    def data_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
-        """The task that reads the raw data: the model cache and the data volume."""
-        self.model_step(task)
-        if self.kf.data_pvc:
-            kubernetes.mount_pvc(
-                task, pvc_name=self.kf.data_pvc, mount_path=self.kf.data_mount_path
-            )
-        return task
-
-    def export_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
-        """The export task: the model cache and, if configured, the runs volume."""
-        self.model_step(task)
-        if self.kf.runs_pvc:
-            kubernetes.mount_pvc(
-                task, pvc_name=self.kf.runs_pvc, mount_path=self.kf.runs_mount_path
-            )
-        return task
-
-    def train(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
-        """The train task: GPU (when configured), limits, retries, and the Azure secret."""
-        self.model_step(task)
-        self.plain(task, secrets=True)
-        task.set_cpu_limit(self.kf.train_cpu).set_memory_limit(self.kf.train_memory)
-        task.set_retry(num_retries=self.kf.train_retries, backoff_duration="30s")
         gpu = self.kf.gpu
         if gpu.count > 0:
             task.set_accelerator_type(gpu.accelerator_type).set_accelerator_limit(gpu.count)
@@ -200,3 +188,39 @@ class _TaskSettings:
                     task, key=t.key, operator=t.operator, value=t.value, effect=t.effect
                 )
         return task
+
+    def data_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
+        """Preprocess: reads the raw data (data volume) and starts the run (runs volume).
+
+        Never cached: it draws the run id, which must be new for every run.
+        """
+        self.model_step(task)
+        task.set_caching_options(False)
+        self._mount(task, self.kf.data_pvc, self.kf.data_mount_path)
+        self._mount(task, self.kf.runs_pvc, self.kf.runs_mount_path)
+        return task
+
+    def propose_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
+        """Propose: the solver's credentials, and the runs volume, where the azure solver
+        keeps its job ids (``runtime.output_dir/azure-jobs``) so a retried step resumes the
+        same paid job."""
+        self.plain(task, secrets=True)
+        self._mount(task, self.kf.runs_pvc, self.kf.runs_mount_path)
+        return task
+
+    def export_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
+        """Export: the runs volume, and the Azure secret for a blob checkpoint store."""
+        self.model_step(task, secrets=True)
+        self._mount(task, self.kf.runs_pvc, self.kf.runs_mount_path)
+        return task
+
+    def train(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
+        """The train task: a model step with retries (a preempted GPU node, say)."""
+        self.model_step(task)
+        task.set_retry(num_retries=self.kf.train_retries, backoff_duration="30s")
+        return task
+
+    @staticmethod
+    def _mount(task: dsl.PipelineTask, pvc: str | None, path: str) -> None:
+        if pvc:
+            kubernetes.mount_pvc(task, pvc_name=pvc, mount_path=path)

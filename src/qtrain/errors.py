@@ -38,3 +38,8 @@ class MissingExtraError(QtrainError):
             f"{purpose} needs the '{package}' package: install it with "
             f"`pip install 'qtrain[{extra}]'`"
         )
+
+
+def one_line(exc: BaseException, limit: int = 500) -> str:
+    """``Type: message``, first line only, at most ``limit`` characters (for records/reports)."""
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:limit]

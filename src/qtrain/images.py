@@ -21,10 +21,10 @@ def image_registry() -> str:
 
 
 def base_image(registry: str | None = None) -> str:
-    """CPU image (qtrain + kfp + azure extras) for every step except training."""
+    """CPU image (qtrain + kfp + azure extras): steps that never load the model, and submit."""
     return f"{registry or image_registry()}/{BASE_IMAGE_NAME}:{__version__}"
 
 
 def train_image(registry: str | None = None) -> str:
-    """CUDA image (qtrain + unsloth + bitsandbytes) for the train step."""
+    """CUDA image (qtrain + unsloth + bitsandbytes): every step that loads the model."""
     return f"{registry or image_registry()}/{TRAIN_IMAGE_NAME}:{__version__}"

@@ -20,6 +20,7 @@ from qtrain.errors import QtrainError
 from qtrain.images import base_image, train_image
 
 DEFAULT_MAX_CYCLES = RunConfig().early_stopping.max_cycles
+MODEL_STEPS = ("exec-preprocess", "exec-train-trial", "exec-evaluate", "exec-export")
 
 
 def compiled(tmp_path: Path, *overrides: str) -> tuple[dict[str, Any], dict[str, Any], RunConfig]:
@@ -138,9 +139,10 @@ def test_kfp_ui_artifacts_are_typed(tmp_path: Path) -> None:
 def test_images_follow_the_package_version(tmp_path: Path) -> None:
     spec, _, _ = compiled(tmp_path)
     images = {n: e["container"]["image"] for n, e in spec["deploymentSpec"]["executors"].items()}
-    trains = {n for n in images if n.startswith("exec-train-trial")}
-    assert {images[n] for n in trains} == {train_image()}
-    assert {images[n] for n in images.keys() - trains} == {base_image()}
+    model_steps = {n for n in images if n.startswith(MODEL_STEPS)}
+    assert {images[n] for n in model_steps} == {train_image()}  # CUDA: they load the model
+    assert {images[n] for n in images.keys() - model_steps} == {base_image()}
+    assert any(n.startswith("exec-propose") for n in images.keys() - model_steps)
 
 
 def test_gpu_secret_volume_and_retry_come_from_the_config(tmp_path: Path) -> None:
@@ -154,25 +156,38 @@ def test_gpu_secret_volume_and_retry_come_from_the_config(tmp_path: Path) -> Non
         "kubeflow.runs_pvc=qtrain-checkpoints",
     )
     executors = spec["deploymentSpec"]["executors"]
-    resources = executors["exec-train-trial"]["container"]["resources"]
-    assert resources["accelerator"]["resourceType"] == "nvidia.com/gpu"
-    assert resources["accelerator"]["resourceCount"] == "1"
-    assert "accelerator" not in executors["exec-evaluate"]["container"].get("resources", {})
     k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    train = k8s["exec-train-trial"]
-    assert train["nodeSelector"]["labels"] == {
-        "cloud.google.com/gke-accelerator": "nvidia-h100-80gb"
-    }
-    assert train["tolerations"][0]["key"] == "nvidia.com/gpu"
-    assert train["pvcMount"][0]["mountPath"] == "/models/cache"
+    for name, executor in executors.items():
+        resources = executor["container"].get("resources", {})
+        if not name.startswith(MODEL_STEPS):
+            assert "accelerator" not in resources, name
+            continue
+        assert resources["accelerator"]["resourceType"] == "nvidia.com/gpu", name
+        assert resources["accelerator"]["resourceCount"] == "1", name
+        assert k8s[name]["nodeSelector"]["labels"] == {
+            "cloud.google.com/gke-accelerator": "nvidia-h100-80gb"
+        }
+        assert k8s[name]["tolerations"][0]["key"] == "nvidia.com/gpu"
+        assert k8s[name]["pvcMount"][0]["mountPath"] == "/models/cache"
     mounts = {m["mountPath"]: m["constant"] for m in k8s["exec-preprocess"]["pvcMount"]}
-    assert mounts == {"/models/cache": "qtrain-model-cache", "/mnt/data": "qtrain-data"}
+    assert mounts == {
+        "/models/cache": "qtrain-model-cache",
+        "/mnt/data": "qtrain-data",
+        "/mnt/checkpoints": "qtrain-checkpoints",  # a taken run id fails before training
+    }
+    prep = next(t for n, (_, t) in tasks(spec).items() if n == "preprocess")
+    assert prep["cachingOptions"].get("enableCache", False) is False  # a new run id every run
     export_mounts = {m["mountPath"]: m["constant"] for m in k8s["exec-export"]["pvcMount"]}
     assert export_mounts["/mnt/checkpoints"] == "qtrain-checkpoints"
-    for executor in ("exec-train-trial", "exec-propose"):
+    # credentials only where used: the solver (propose) and a blob checkpoint store (export)
+    with_secret = {n for n, e in k8s.items() if "secretAsEnv" in e}
+    assert {n.rstrip("-0123456789") for n in with_secret} == {"exec-propose", "exec-export"}
+    for executor in with_secret:
         secret = k8s[executor]["secretAsEnv"][0]
         assert secret["secretName"] == "qtrain-azure" and secret["optional"] is True
-        assert {"AZURE_QUANTUM_API_KEY"} <= {m["envVar"] for m in secret["keyToEnv"]}
+        assert {"AZURE_QUANTUM_API_KEY", "AZURE_STORAGE_CONNECTION_STRING"} <= {
+            m["envVar"] for m in secret["keyToEnv"]
+        }
     train_task = next(t for n, (_, t) in tasks(spec).items() if n == "train-trial")
     assert train_task["retryPolicy"]["maxRetryCount"] == 3
 
@@ -233,3 +248,17 @@ def test_core_package_never_imports_kfp(repo_root: Path) -> None:
         [sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_secret_in_the_config_is_not_compiled_into_the_pipeline(tmp_path: Path) -> None:
+    with pytest.raises(QtrainError, match="AZURE_QUANTUM_STORAGE"):
+        compiled(tmp_path, "quantum.azure.storage=DefaultEndpointsProtocol=http;AccountKey=k")
+    assert not (tmp_path / "pipeline.yaml").exists()
+
+
+def test_the_dag_shape_is_passed_to_preprocess(tmp_path: Path) -> None:
+    spec, _, _ = compiled(tmp_path, "early_stopping.max_cycles=2")
+    prep = next(t for n, (_, t) in tasks(spec).items() if n == "preprocess")
+    constants = {k: v["runtimeValue"]["constant"] for k, v in prep["inputs"]["parameters"].items()
+                 if "runtimeValue" in v}  # fmt: skip
+    assert constants == {"compiled_cycles": 2, "compiled_trials": 2}

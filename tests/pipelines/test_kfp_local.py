@@ -75,6 +75,26 @@ def test_kfp_local_matches_the_in_process_engine(
     assert not (run_dir.parent / ".kfp-local" / "k").exists()  # task outputs cleaned up
 
 
+@pytest.mark.slow
+def test_early_stopping_takes_the_gates_else_branch(
+    tmp_path: Path, tiny_overrides: list[str], repo_root: Path
+) -> None:
+    # any eval loss meets this target: the gate after cycle 1 says stop, of 3 compiled cycles
+    args = ["configs/tiny.yaml", *tiny_overrides, "early_stopping.max_cycles=3",
+            "early_stopping.target=100", "training.trials_per_cycle=1",
+            "runtime.export_merged=false", "runtime.run_id=e", "--engine", "kfp-local",
+            "--quiet"]  # fmt: skip
+    result = run_cli(args, repo_root)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dir = Path(tiny_overrides[0].split("=", 1)[1]) / "e"
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["status"] == "completed" and "target" in report["stopped_because"]
+    assert {r["cycle"] for r in history(run_dir)} == {1}
+    assert (run_dir / "export" / "adapter" / "adapter_model.safetensors").is_file()
+    log = (run_dir / "kfp-local.log").read_text()
+    assert "export-3" in log or "export (after cycle 1)" in log or "'export'" in log
+
+
 def test_failed_step_writes_a_failed_report_and_one_line(
     tmp_path: Path, tiny_overrides: list[str], repo_root: Path
 ) -> None:

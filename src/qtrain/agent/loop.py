@@ -11,7 +11,7 @@ from qtrain.agent.early_stopping import EarlyStopping, StopDecision
 from qtrain.agent.report import build_report, render_markdown
 from qtrain.agent.selection import IncumbentSelector
 from qtrain.config.schema import RunConfig
-from qtrain.errors import QtrainError
+from qtrain.errors import QtrainError, one_line
 from qtrain.events import EventLog, Listener
 from qtrain.history import History, TrialRecord
 from qtrain.hpo.proposer import Proposal, Proposer
@@ -194,7 +194,7 @@ class QuantumTrainingAgent:
             except (KeyboardInterrupt, QtrainError):
                 raise
             except Exception as exc:  # one bad proposal (e.g. OOM) must not end the run
-                error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+                error = one_line(exc)
                 record = TrialRecord(
                     self.cycle,
                     index,

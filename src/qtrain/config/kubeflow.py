@@ -53,6 +53,7 @@ class KubeflowConfig(_Section):
     azure_secret_keys: list[str] = Field(
         default_factory=lambda: [
             "AZURE_QUANTUM_API_KEY",
+            "AZURE_QUANTUM_STORAGE",
             "AZURE_CLIENT_ID",
             "AZURE_TENANT_ID",
             "AZURE_CLIENT_SECRET",

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from qtrain.steps.state import decision_agent, parse_config_json, read_state
+from qtrain.steps.state import decision_agent, parse_config_json, read_state, to_plain
 
 
 def propose(config_json: str, state_dir: Path) -> list[dict[str, Any]]:
@@ -32,8 +32,4 @@ def propose(config_json: str, state_dir: Path) -> list[dict[str, Any]]:
         for index, proposal in enumerate(proposals)
     ]
     # Plain JSON (numpy scalars become numbers): this list is a KFP parameter.
-    return json.loads(json.dumps(trials, default=_plain))
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else str(value)
+    return json.loads(json.dumps(trials, default=to_plain))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qtrain.errors import QtrainError
+from qtrain.history import TrialRecord
 from qtrain.steps.state import (
     RunState,
+    attach_state,
     copy_state,
     decision_agent,
     parse_config_json,
@@ -16,7 +18,10 @@ from qtrain.steps.state import (
     read_state,
     write_state,
 )
-from qtrain.steps.trial import read_record
+from qtrain.steps.trial import RECORD_FILE, read_record
+
+if TYPE_CHECKING:
+    from qtrain.agent.loop import QuantumTrainingAgent
 
 
 def select(
@@ -37,42 +42,32 @@ def select(
     from qtrain.training.trial import TRIAL_FILE
 
     config = parse_config_json(config_json)
-    copy_state(state_dir, state_out)
-    records = sorted((read_record(d) for d in record_dirs), key=lambda r: r.trial)
-    results_of = {r.checkpoint: d for r, d in zip(records, _by_trial(record_dirs), strict=True)}
-    trained = {
-        read_json(d / TRIAL_FILE)["name"]: d for d in checkpoint_dirs if (d / TRIAL_FILE).is_file()
-    }
-    agent = decision_agent(config, state_dir, record_to=state_out)
+    recorded = sorted(((read_record(d), d) for d in record_dirs), key=lambda rd: rd[0].trial)
+    records = [record for record, _ in recorded]
+    agent = decision_agent(config, state_dir)
     cycle = agent.cycle + 1
     if not records or {r.cycle for r in records} != {cycle}:
         got = sorted({r.cycle for r in records})
         raise QtrainError(f"select expected the trials of cycle {cycle}, got cycles {got}")
-    agent.events.emit("cycle_start", cycle=cycle, incumbent=agent.start_checkpoint)
-    agent.events.emit(
-        "proposals",
-        cycle=cycle,
-        proposals=[{"params": r.params, "metadata": r.proposal} for r in records],
-    )
-    for r in records:
-        agent.events.emit(
-            "trial_start", cycle=cycle, trial=r.trial, params=r.params,
-            steps=config.training.steps_per_cycle, start_checkpoint=r.start_checkpoint,
-        )  # fmt: skip
-        if r.status == "failed":
-            agent.events.emit("trial_failed", cycle=cycle, trial=r.trial, error=r.error)
-        agent.events.emit(
-            "trial_end", cycle=cycle, trial=r.trial, checkpoint=r.checkpoint,
-            metrics=r.metrics, train=r.train,
-        )  # fmt: skip
+    if agent.selector.best(records) is None:  # before anything is written: the state stays valid
+        errors = "; ".join(f"trial {r.trial}: {r.error}" for r in records)
+        raise QtrainError(f"every trial of cycle {cycle} failed ({errors})")
+    copy_state(state_dir, state_out)
+    attach_state(agent, state_out)
+    _emit_trial_events(agent, config.training.steps_per_cycle, cycle, records)
     result = agent.replay(records)
-    assert result is not None and agent.incumbent is not None
-    shutil.rmtree(incumbent_out, ignore_errors=True)
+    if result is None or agent.incumbent is None:
+        raise QtrainError(f"cycle {cycle} selected no incumbent")
     new = agent.incumbent.checkpoint
-    if new in trained:
+    trained = {
+        read_json(d / TRIAL_FILE)["name"]: d for d in checkpoint_dirs if (d / TRIAL_FILE).is_file()
+    }
+    shutil.rmtree(incumbent_out, ignore_errors=True)
+    if new in trained:  # a trial of this cycle: its checkpoint plus its metrics and samples
         shutil.copytree(trained[new], incumbent_out)
-        for item in results_of[new].iterdir():
-            if item.name != "record.json":
+        results = next(d for r, d in recorded if r.checkpoint == new)
+        for item in results.iterdir():
+            if item.name != RECORD_FILE:
                 shutil.copy2(item, incumbent_out / item.name)
     else:
         shutil.copytree(incumbent_dir, incumbent_out)
@@ -104,5 +99,25 @@ def select(
     }
 
 
-def _by_trial(record_dirs: list[Path]) -> list[Path]:
-    return sorted(record_dirs, key=lambda d: read_record(d).trial)
+def _emit_trial_events(
+    agent: QuantumTrainingAgent, steps: int, cycle: int, records: list[TrialRecord]
+) -> None:
+    """The events the in-process engine emits while a cycle trains, from its records."""
+    events = agent.events
+    events.emit("cycle_start", cycle=cycle, incumbent=agent.start_checkpoint)
+    events.emit(
+        "proposals",
+        cycle=cycle,
+        proposals=[{"params": r.params, "metadata": r.proposal} for r in records],
+    )
+    for r in records:
+        events.emit(
+            "trial_start", cycle=cycle, trial=r.trial, params=r.params, steps=steps,
+            start_checkpoint=r.start_checkpoint,
+        )  # fmt: skip
+        if r.status == "failed":
+            events.emit("trial_failed", cycle=cycle, trial=r.trial, error=r.error)
+        events.emit(
+            "trial_end", cycle=cycle, trial=r.trial, checkpoint=r.checkpoint,
+            metrics=r.metrics, train=r.train,
+        )  # fmt: skip

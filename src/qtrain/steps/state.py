@@ -26,7 +26,7 @@ CONFIG_FILE = "config.yaml"
 HISTORY_FILE = "history.jsonl"
 EVENTS_FILE = "events.jsonl"
 BASE_MARKER = "base.json"
-WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors")
+WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors", "model.safetensors.index.json")
 
 
 @dataclass
@@ -109,9 +109,14 @@ def decision_agent(
     agent.prepare_decisions(state.baseline, with_proposer=with_proposer)
     agent.replay(history_records(folder))
     if record_to is not None:
-        agent.events = EventLog(record_to / EVENTS_FILE)
-        agent.history.path = record_to / HISTORY_FILE
+        attach_state(agent, record_to)
     return agent
+
+
+def attach_state(agent: QuantumTrainingAgent, folder: Path) -> None:
+    """Append the agent's later events and trials to the state folder ``folder``."""
+    agent.events = EventLog(folder / EVENTS_FILE)
+    agent.history.path = folder / HISTORY_FILE
 
 
 def has_weights(checkpoint_dir: Path) -> bool:
@@ -121,7 +126,7 @@ def has_weights(checkpoint_dir: Path) -> bool:
 
 def write_json(path: Path, payload: Any) -> None:
     """Write JSON atomically (numpy scalars and paths as plain values)."""
-    write_atomic(path, (json.dumps(payload, indent=2, default=_plain) + "\n").encode())
+    write_atomic(path, (json.dumps(payload, indent=2, default=to_plain) + "\n").encode())
 
 
 def read_json(path: Path) -> Any:
@@ -132,7 +137,8 @@ def read_json(path: Path) -> Any:
         raise QtrainError(f"{path} is missing: the step's input is incomplete") from None
 
 
-def _plain(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
+    """A JSON stand-in for what json cannot write: numpy scalars as numbers, else str."""
     if hasattr(value, "item"):
         return value.item()
     return str(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qtrain.errors import QtrainError
+from qtrain.errors import QtrainError, one_line
 from qtrain.history import TrialRecord
 from qtrain.steps.state import (
     BASE_MARKER,
@@ -59,8 +59,7 @@ def train_trial(
     except (KeyboardInterrupt, QtrainError):
         raise
     except Exception as exc:  # one bad proposal must not end the run
-        error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
-        write_json(checkpoint_dir / FAILURE_FILE, {"error": error})
+        write_json(checkpoint_dir / FAILURE_FILE, {"error": one_line(exc)})
         return {}
 
 
@@ -104,7 +103,7 @@ def evaluate_trial(
             raise
         except Exception as exc:
             record.status = "failed"
-            record.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            record.error = one_line(exc)
         else:
             record.checkpoint = info["name"]
             record.steps = int(info["train"]["steps"])
