@@ -34,19 +34,19 @@ demo: setup
 	$(BIN)/qtrain run
 
 test: setup setup-unsloth-cpu setup-azurite
-	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff check src tests scripts benchmarks components pipelines
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint:
-	$(BIN)/ruff check src tests scripts benchmarks
-	$(BIN)/ruff format --check src tests scripts benchmarks
+	$(BIN)/ruff check src tests scripts benchmarks components pipelines
+	$(BIN)/ruff format --check src tests scripts benchmarks components pipelines
 
 format:
-	$(BIN)/ruff format src tests scripts benchmarks
-	$(BIN)/ruff check --fix src tests scripts benchmarks
+	$(BIN)/ruff format src tests scripts benchmarks components pipelines
+	$(BIN)/ruff check --fix src tests scripts benchmarks components pipelines
 
 assets: setup
 	$(BIN)/python scripts/build_assets.py
