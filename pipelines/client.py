@@ -64,6 +64,7 @@ __all__ = [
     "ScheduledRun",
     "SubmittedRun",
     "check_host",
+    "config_run_name",
     "connect",
     "kfp_cron",
     "pipeline_version_name",
@@ -81,6 +82,7 @@ class SubmittedRun:
     experiment_id: str
     state: str | None = None
     error: str | None = None
+    skipped: bool = False  # with ``once``: this config had run already, nothing was submitted
 
     def raise_unless_succeeded(self) -> None:
         """Raise :class:`RunNotSucceededError` unless the run ended SUCCEEDED."""
@@ -189,21 +191,43 @@ def submit_run(
     token: str | None = None,
     credentials: TokenCredentialsBase | None = None,
     progress: Callable[[str], None] | None = None,
+    once: bool = False,
 ) -> SubmittedRun:
     """Compile ``config`` into the pipeline and start one run of it in ``experiment``.
 
     With ``wait`` the run is polled every ``poll_interval`` seconds until it reaches a final
     state (returned in ``state``) or ``timeout`` seconds pass (RunNotSucceededError).
-    ``progress`` receives one line on submission and on every state change.
+    ``progress`` receives one line on submission and on every state change. With ``once``
+    the run is named after the config's digest and nothing is submitted when the experiment
+    already has a run of that name (``skipped``): a GitOps hook that fires on every sync
+    then starts a run only when the config changed.
     """
     experiment = _check_experiment(experiment)
     if wait and not (timeout > 0 and poll_interval > 0):
         raise KfpArgumentError("--timeout and --poll-interval must be positive seconds")
+    if once:
+        run_name = run_name or config_run_name(config)
     client, url = connect(host, namespace=namespace, token=token, credentials=credentials)
+    report = progress or (lambda line: None)
     with tempfile.TemporaryDirectory(prefix="qtrain-kfp-") as folder:
         package = compile_pipeline(config, Path(folder) / f"{PIPELINE_NAME}.yaml")
         with _calling(url, f"creating experiment {experiment!r}"):
             experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
+        if once:
+            assert run_name is not None
+            with _calling(url, f"looking for run {run_name!r}"):
+                found = client.list_runs(
+                    experiment_id=experiment_id, namespace=namespace,
+                    filter=_name_filter(run_name),
+                )  # fmt: skip
+            existing = [r for r in found.runs or () if r.display_name == run_name]
+            if existing:
+                done = existing[0]
+                report(f"run {done.run_id} already ran this config ({run_name}): not submitted")
+                return SubmittedRun(
+                    done.run_id, f"{_ui_url(url)}/#/runs/details/{done.run_id}",
+                    experiment_id, state=done.state, skipped=True,
+                )  # fmt: skip
         with _calling(url, "creating the run"):
             result = client.create_run_from_pipeline_package(
                 str(package),
@@ -214,7 +238,6 @@ def submit_run(
     run = SubmittedRun(
         result.run_id, f"{_ui_url(url)}/#/runs/details/{result.run_id}", experiment_id
     )
-    report = progress or (lambda line: None)
     report(f"submitted run {run.run_id} to experiment {experiment!r}: {run.url}")
     if not wait:
         return run
@@ -289,6 +312,12 @@ def schedule_run(
         new_pipeline=new_pipeline,
         new_version=new_pipeline or new_version,
     )
+
+
+def config_run_name(config: RunConfig) -> str:
+    """``qtrain-training-<12 hex of the config's sha256>``: one name per distinct config."""
+    digest = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:12]
+    return f"{PIPELINE_NAME}-{digest}"
 
 
 def pipeline_version_name(package: Path) -> str:

@@ -3,6 +3,7 @@ the run config, the image and the submit command the way the README says."""
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
@@ -174,9 +175,14 @@ def test_postsync_job_submits_the_current_config(root: str) -> None:
     assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
     config_name = run_config_map(objects)["metadata"]["name"]
     assert annotations["qtrain.dev/run-config"] == config_name
-    spec = job["spec"]["template"]["spec"]
+    spec = copy.deepcopy(job["spec"]["template"]["spec"])
     cron_spec = one(objects, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    assert spec == cron_spec, "the hook runs exactly the CronJob's pod"
+    # the hook fires on every sync: --once submits only a config that has not run yet
+    command = spec["containers"][0]["command"]
+    assert command[:2] == ["qtrain", "submit"] and command[-1] == "--once"
+    assert "--once" not in cron_spec["containers"][0]["command"]  # schedules always retrain
+    command.pop()
+    assert spec == cron_spec, "otherwise the hook runs exactly the CronJob's pod"
     assert any(v.get("configMap", {}).get("name") == config_name for v in spec["volumes"])
 
 

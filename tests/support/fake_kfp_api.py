@@ -96,6 +96,7 @@ class FakeKfpApi:
             ("/pipelines/upload", "POST", self._upload_pipeline),
             ("/pipelines/upload_version", "POST", self._upload_version),
             ("/pipelines/([^/]+)/versions", "GET", self._list_versions),
+            ("/runs", "GET", self._list_runs),
             ("/runs", "POST", self._create_run),
             ("/runs/([^/:]+)", "GET", self._get_run),
             ("/recurringruns", "POST", self._create_recurring_run),
@@ -166,6 +167,13 @@ class FakeKfpApi:
             found.reverse()
         found = found[: int(request.query.get("page_size", "10"))]
         return 200, {"pipeline_versions": found, "total_size": len(found)}
+
+    def _list_runs(self, request: Request) -> tuple[int, Any]:
+        runs = self.runs.values()
+        if "experiment_id" in request.query:
+            runs = [r for r in runs if r.get("experiment_id") == request.query["experiment_id"]]
+        found = _filtered(runs, request.query)
+        return 200, {"runs": found, "total_size": len(found)}
 
     def _create_run(self, request: Request) -> tuple[int, Any]:
         body = request.body

@@ -37,6 +37,14 @@ def submit(
     experiment: Experiment = "qtrain",
     name: Annotated[str | None, typer.Option(help="Run name (default: pipeline + time)")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish")] = False,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once",
+            help="Name the run after the config's digest; submit nothing if that run exists "
+            "(for hooks that fire on every GitOps sync)",
+        ),
+    ] = False,
     timeout: Annotated[float, typer.Option(help="With --wait: give up after S seconds")] = 86400.0,
     poll_interval: Annotated[float, typer.Option(help="With --wait: seconds between polls")] = 5.0,
     namespace: Namespace = None,
@@ -60,8 +68,9 @@ def submit(
         namespace=namespace,
         token=token,
         progress=lambda line: console.print(line, highlight=False, soft_wrap=True),
+        once=once,
     )
-    if wait:
+    if wait and not run.skipped:
         run.raise_unless_succeeded()
     out.print(f"run id: {run.run_id}", highlight=False)
     if run.state:

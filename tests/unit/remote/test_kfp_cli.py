@@ -57,6 +57,21 @@ def test_submit_reuses_the_experiment(kfp_api, qtrain_cli) -> None:
     assert kfp_api.experiments[experiment_id]["display_name"] == "nightly"
 
 
+def test_submit_once_runs_each_config_once(kfp_api, qtrain_cli) -> None:
+    """A GitOps hook fires on every sync: only a changed config starts another run."""
+    for _ in range(2):
+        code, _, err = qtrain_cli("submit", "--host", kfp_api.url, "--once")
+        assert code == 0, err
+    assert "already ran this config" in err and "not submitted" in err
+    assert len(kfp_api.calls("POST", "/runs")) == 1
+    code, _, err = qtrain_cli("submit", "training.learning_rate=0.002", "--host", kfp_api.url,
+                              "--once")  # fmt: skip
+    assert code == 0, err
+    names = [r["display_name"] for r in kfp_api.runs.values()]
+    assert len(names) == len(set(names)) == 2
+    assert all(re.fullmatch(r"qtrain-training-[0-9a-f]{12}", n) for n in names)
+
+
 def test_submit_wait_reports_success(kfp_api, qtrain_cli) -> None:
     code, out, err = qtrain_cli(
         "submit", "--host", kfp_api.url, "--wait", "--poll-interval", "0.01"
