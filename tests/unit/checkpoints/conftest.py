@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.checkpoint_files import new_blob_container, write_tree
 
 from qtrain.checkpoints import CheckpointStore, LocalCheckpointStore
 
@@ -46,17 +46,6 @@ def _local_harness(request: pytest.FixtureRequest, tmp_path: Path) -> StoreHarne
         (root / name / rel).unlink()
 
     return StoreHarness(LocalCheckpointStore(root), corrupt, add, remove)
-
-
-def new_blob_container(azurite) -> object:
-    """A fresh, empty container (a ``ContainerClient``) in the session's Azurite."""
-    from azure.storage.blob import ContainerClient
-
-    container = ContainerClient.from_connection_string(
-        azurite.connection_string, f"t-{uuid.uuid4().hex[:20]}"
-    )
-    container.create_container()
-    return container
 
 
 def _azure_harness(request: pytest.FixtureRequest, tmp_path: Path) -> StoreHarness:
@@ -109,15 +98,6 @@ def sample_files() -> dict[str, bytes]:
         "trial.json": json.dumps({"learning_rate": 3e-4}).encode(),
         "tokenizer/tokenizer.json": b'{"model": {"type": "BPE"}}',
     }
-
-
-def write_tree(folder: Path, files: dict[str, bytes]) -> Path:
-    """Write ``files`` (relative path -> bytes) under ``folder``; return ``folder``."""
-    for rel, data in files.items():
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return folder
 
 
 @pytest.fixture

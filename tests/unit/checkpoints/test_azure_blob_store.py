@@ -14,7 +14,7 @@ import textwrap
 import threading
 
 import pytest
-from conftest import new_blob_container, write_tree
+from support.checkpoint_files import new_blob_container, write_tree
 
 from qtrain.checkpoints import MANIFEST_NAME, read_manifest
 from qtrain.checkpoints.azure_blob import AzureBlobCheckpointStore, PointerConflictError

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import write_tree
+from support.checkpoint_files import write_tree
 
 from qtrain.checkpoints import open_store
 from qtrain.config import load_config

@@ -108,7 +108,7 @@ def test_wrong_account_key_fails_in_one_line_without_the_key(azurite, tmp_path, 
 
 
 def test_open_store_on_azurite_uses_the_run_prefix(azurite, tmp_path, monkeypatch, sample_files):
-    from conftest import write_tree
+    from support.checkpoint_files import write_tree
 
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     store = open_store(storage(*AZURE), tmp_path / "checkpoints", "r1")

@@ -9,7 +9,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from conftest import new_blob_container
+from support.checkpoint_files import new_blob_container
 
 from qtrain.agent.resume import HISTORY_FILE, RUN_FILE, sync_with_store
 from qtrain.checkpoints import AzureBlobCheckpointStore, LocalCheckpointStore
