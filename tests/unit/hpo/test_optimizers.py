@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import TOY_OPTIMUM, toy_objective
+from support.toy_objective import TOY_OPTIMUM, toy_objective
 
 from qtrain.errors import ConfigError
 from qtrain.hpo import Proposal, QuboOptimizer, RandomSearch, SearchSpace, TPESearch
