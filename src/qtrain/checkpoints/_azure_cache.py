@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -43,15 +42,6 @@ class CheckpointCache:
     def is_staging(self, path: Path) -> bool:
         """Whether ``path`` is one of this cache's staging folders."""
         return path.is_dir() and path.resolve().parent == self.staging.resolve()
-
-    def copy_into(self, src: Path, staged: Path, name: str) -> None:
-        """Copy folder ``src`` into staging folder ``staged``."""
-        try:
-            shutil.copytree(src, staged, dirs_exist_ok=True)
-        except OSError as exc:
-            raise CheckpointError(
-                f"could not copy {src} into {staged} for checkpoint {name!r}: {exc}"
-            ) from None
 
     def discard(self, path: Path) -> None:
         """Remove a staging folder if it is still there."""

@@ -35,7 +35,7 @@ from qtrain.checkpoints._azure import translated
 from qtrain.checkpoints._azure_cache import CheckpointCache
 from qtrain.checkpoints._azure_pointers import UNSET, BlobPointers, PointerConflictError
 from qtrain.checkpoints.manifest import MANIFEST_NAME, FileEntry, Manifest, build_manifest
-from qtrain.checkpoints.store import POINTERS, CheckpointInfo, check_name
+from qtrain.checkpoints.store import POINTERS, CheckpointInfo, check_name, copy_source_into
 from qtrain.errors import CheckpointError
 
 __all__ = ["AzureBlobCheckpointStore", "PointerConflictError"]
@@ -148,14 +148,13 @@ class AzureBlobCheckpointStore:
     ) -> CheckpointInfo:
         """Copy folder ``src`` (symlinks followed) into staging and commit it as ``name``."""
         check_name(name)
-        src = Path(src)
-        if not src.is_dir():
+        if not Path(src).is_dir():
             raise CheckpointError(f"cannot commit {src} as checkpoint {name!r}: not a folder")
         if self.exists(name):
             raise self._exists_error(name)
         staged = self.staging_dir(name)
         try:
-            self.cache.copy_into(src, staged, name)
+            copy_source_into(src, staged, name)
             return self.commit(staged, name, metadata)
         finally:
             self.cache.discard(staged)  # gone already after a successful commit

@@ -20,7 +20,6 @@ import errno
 import json
 import logging
 import os
-import shutil
 import time
 import uuid
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from qtrain.checkpoints.store import (
     CheckpointInfo,
     check_name,
     check_pointer,
+    copy_source_into,
 )
 from qtrain.errors import CheckpointError
 from qtrain.fsio import fsync_dir, fsync_tree, remove_tree, write_atomic
@@ -110,18 +110,12 @@ class LocalCheckpointStore:
     ) -> CheckpointInfo:
         """Copy folder ``src`` (symlinks followed) into staging and commit it as ``name``."""
         check_name(name)
-        src = Path(src)
-        if not src.is_dir():
+        if not Path(src).is_dir():
             raise CheckpointError(f"cannot commit {src} as checkpoint {name!r}: not a folder")
         self._refuse_existing(self.root / name, name)
         staged = self.staging_dir(name)
         try:
-            try:
-                shutil.copytree(src, staged, dirs_exist_ok=True)
-            except OSError as exc:
-                raise CheckpointError(
-                    f"could not copy {src} into {staged} for checkpoint {name!r}: {exc}"
-                ) from None
+            copy_source_into(src, staged, name)
             return self.commit(staged, name, metadata)
         finally:
             remove_tree(staged)  # gone already after a successful commit

@@ -10,6 +10,7 @@ implements the same protocol and passes the same conformance suite.
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +46,19 @@ class CheckpointInfo:
             size_bytes=manifest.total_size,
             file_count=len(manifest.files),
         )
+
+
+def copy_source_into(src: Path, staged: Path, name: str) -> None:
+    """Copy folder ``src`` (symlinks followed) into staging folder ``staged`` for ``commit_from``.
+
+    The stores share this, so an unreadable source is the same one-line error.
+    """
+    try:
+        shutil.copytree(src, staged, dirs_exist_ok=True)
+    except OSError as exc:
+        raise CheckpointError(
+            f"could not copy {src} into {staged} for checkpoint {name!r}: {exc}"
+        ) from None
 
 
 def check_name(name: str) -> str:
