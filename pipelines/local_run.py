@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,15 +31,27 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class _Tee(io.TextIOBase):
-    """kfp.local prints to stdout: keep it in a log file, show it live unless quiet."""
+    """kfp.local prints to stdout: keep all of it in a log file, show task status live.
+
+    Live, unless quiet: kfp.local's own status lines (a task starts, ends, fails; the
+    pipeline's outcome) and a step's qtrain error line; every step's full output stays in
+    the log.
+    """
+
+    _LIVE = re.compile(r" - (INFO|WARNING|ERROR) - (Executing task|Task .* finished|Pipeline)")
 
     def __init__(self, log: IO[str], live: IO[str] | None) -> None:
-        self.log, self.live = log, live
+        self.log, self.live, self._line = log, live, ""
 
     def write(self, text: str) -> int:
-        self.log.write(_ANSI.sub("", text))
+        plain = _ANSI.sub("", text)
+        self.log.write(plain)
         if self.live is not None:
-            self.live.write(text)
+            self._line += plain
+            *lines, self._line = self._line.split("\n")
+            for line in lines:
+                if self._LIVE.search(line) or line.lstrip().startswith("qtrain.errors."):
+                    self.live.write(line.strip() + "\n")
         return len(text)
 
     def flush(self) -> None:
@@ -80,7 +93,12 @@ def run_kfp_local(
         with (
             log_path.open("w", encoding="utf-8") as log,
             contextlib.redirect_stdout(_Tee(log, None if quiet else sys.stderr)),
+            warnings.catch_warnings(),
         ):
+            # The steps run in this environment, which has what the qtrain images have;
+            # resources and display names matter on a cluster and are ignored here.
+            warnings.filterwarnings("ignore", "You may be attemping to run", RuntimeWarning)
+            warnings.filterwarnings("ignore", ".*have no effect in the current local runner")
             build_pipeline(config)(config_json=config.model_dump_json())
     except Exception as exc:
         return _record_failure(config, run_dir, outputs, exc, time.time() - started)

@@ -114,3 +114,26 @@ def test_failed_step_writes_a_failed_report_and_one_line(
     log = (run_dir / "kfp-local.log").read_text()
     assert "bad.jsonl" in log  # the step's own one-line data error is in the log
     assert Path(report["task_outputs"]).is_dir()  # kept for inspection
+
+
+def test_live_output_is_task_status_and_step_errors_while_the_log_keeps_all() -> None:
+    import io
+
+    from pipelines.local_run import _Tee
+
+    log, live = io.StringIO(), io.StringIO()
+    tee = _Tee(log, live)
+    for text in (
+        "17:28:56.680 - INFO - Executing task \x1b[96m'preprocess'\x1b[0m\n",
+        "    [KFP Executor] Got executor_input: {...}\n",
+        "    qtrain.errors.DataError: bad.jsonl: 1 invalid row\n",
+        "17:28:59.795 - ERROR - Task 'preprocess' finished ",  # split across writes
+        "with status FAILURE\n",
+    ):
+        tee.write(text)
+    assert live.getvalue().splitlines() == [
+        "17:28:56.680 - INFO - Executing task 'preprocess'",
+        "qtrain.errors.DataError: bad.jsonl: 1 invalid row",
+        "17:28:59.795 - ERROR - Task 'preprocess' finished with status FAILURE",
+    ]
+    assert "executor_input" in log.getvalue() and "\x1b[" not in log.getvalue()
