@@ -10,6 +10,7 @@ from typing import Any
 import dimod
 
 from qtrain.errors import ConfigError
+from qtrain.redaction import scrub_secrets
 from qtrain.solvers._params import reject_unknown
 from qtrain.solvers.errors import SolverError, SolverTimeoutError
 
@@ -20,8 +21,9 @@ def _solver_name(sampler: dimod.Sampler) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    """``exc`` as one line: its type and the first line of its message."""
-    lines = str(exc).strip().splitlines()
+    """``exc`` as one line: its type and the first line of its message, credentials removed
+    (the reason goes to events.jsonl and report.json)."""
+    lines = scrub_secrets(str(exc)).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 

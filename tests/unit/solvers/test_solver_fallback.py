@@ -214,3 +214,21 @@ def test_register_solver_plugs_in_without_editing_the_registry() -> None:
     assert "plugin" not in available_solvers()
     with pytest.raises(ValueError, match="built-in"):
         unregister_solver("sa")
+
+
+class LeakySas(_TestSampler):
+    """Fails with a service message that carries a SAS URL and an account key."""
+
+    def _answer(self, bqm: dimod.BinaryQuadraticModel) -> dimod.SampleSet:
+        raise RuntimeError(
+            "job failed: output at https://acct.blob.core.windows.net/job-1/out?sv=2024&"
+            "sig=TOPSECRETSIG (AccountKey=KEYKEYKEY; Bearer eyJTOKEN)"
+        )
+
+
+def test_fallback_reasons_carry_no_credentials() -> None:
+    chain = FallbackComposite([("leaky", LeakySas()), ("sa", make_sampler("sa"))])
+    [failure] = chain.sample(BQM, num_reads=5, seed=0).info["fallback"]
+    for secret in ("TOPSECRETSIG", "KEYKEYKEY", "eyJTOKEN", "sv=2024"):
+        assert secret not in failure["reason"]
+    assert "https://acct.blob.core.windows.net/job-1/out" in failure["reason"]

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import logging
-import re
 
+from qtrain.redaction import scrub_secrets
 from qtrain.solvers.errors import SolverError
-
-# Query-string signatures, account keys, bearer tokens, connection-string secrets.
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)\b(sig|se|sv|sp|sr|st|skoid|sktid|skt|ske|sks|skv)=[^&\s'\"]+"),
-    re.compile(r"(?i)(AccountKey|SharedAccessSignature|SharedAccessKey)=[^;\s'\"]+"),
-    re.compile(r"(?i)(bearer|x-ms-quantum-api-key['\"]?\s*[:=])\s*['\"]?[^\s'\",}]+"),
-)
 
 
 def scrub(text: str, *secrets: str | None) -> str:
     """``text`` without SAS signatures, account keys, tokens or the given ``secrets``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: f"{m.group(1)}=***", text)
-    return text
+    return scrub_secrets(text, *secrets)
 
 
 def redact(text: str, *secrets: str | None) -> str:

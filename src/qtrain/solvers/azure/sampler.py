@@ -86,7 +86,10 @@ class AzureQaoaSampler(QtrainSampler):
         protect_logs()  # loggers the SDK created since construction
         try:
             return self._solve(bqm, parameters.get("num_reads"))
-        except (SolverError, ConfigError):
+        except SolverError as exc:  # a failed job's message comes from the service: scrub it
+            exc.args = (self._clean(exc),)
+            raise
+        except ConfigError:
             raise
         except QtrainError as exc:
             raise AzureQuantumError(self._clean(exc)) from None
