@@ -184,3 +184,14 @@ class AzureTarget:
                 f"{num_qubits}: use a larger target, or 'sa'/'tabu'"
             )
         return backend
+
+
+def target_max_shots(backend: Any) -> int | None:
+    """The most shots the target accepts per job (the SDK's backend configuration), if known."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # configuration() is deprecated
+        try:
+            value = getattr(backend.configuration(), "max_shots", None)
+        except Exception:  # a backend without a configuration: no known limit
+            return None
+    return int(value) if isinstance(value, int) and value > 0 else None

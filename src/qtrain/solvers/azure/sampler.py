@@ -14,7 +14,12 @@ from qtrain.config.azure_quantum import AzureQuantumConfig
 from qtrain.errors import ConfigError, QtrainError
 from qtrain.solvers.azure.angles import qaoa_angles
 from qtrain.solvers.azure.circuit import decode_counts, qaoa_circuit
-from qtrain.solvers.azure.client import AzureTarget, import_sdk, resolve_credential
+from qtrain.solvers.azure.client import (
+    AzureTarget,
+    import_sdk,
+    resolve_credential,
+    target_max_shots,
+)
 from qtrain.solvers.azure.errors import AzureQuantumError, JobFailedError, protect_logs, redact
 from qtrain.solvers.azure.jobs import (
     JobStore,
@@ -134,7 +139,11 @@ class AzureQaoaSampler(QtrainSampler):
         info: dict[str, Any],
     ) -> dict[str, int]:
         c = self.config
-        workspace = self.target.workspace
+        # Building the workspace may call Azure Resource Manager (credential "default"
+        # without an endpoint): bounded like every other call.
+        workspace = call_within(
+            lambda: self.target.workspace, c.submit_timeout_s, "connecting to the workspace"
+        )
         job_name = f"qtrain-{key[:20]}"
         job_id = record.get("job_id")
         if job_id is None and record.get("job_name"):
@@ -148,6 +157,8 @@ class AzureQaoaSampler(QtrainSampler):
             backend = call_within(
                 lambda: self._preflight(len(order), info), c.submit_timeout_s, "checking the target"
             )
+            shots = min(shots, target_max_shots(backend) or shots)  # QPUs cap shots lower
+            info["shots"] = shots
             gammas, betas, method = qaoa_angles(
                 bqm, order, c.qaoa_layers, c.local_optimize_max_qubits
             )
