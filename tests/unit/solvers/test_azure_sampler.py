@@ -149,6 +149,19 @@ def test_crash_between_put_and_saving_the_id_finds_the_job_by_name(fake, options
     assert _puts(fake) == 1
 
 
+def test_a_new_pod_without_the_state_dir_finds_the_running_job_by_name(fake, options) -> None:
+    fake.hold.clear()
+    bqm = random_bqm(5, seed=6)
+    with pytest.raises(SolverTimeoutError):
+        make_sampler("azure", **{**options, "timeout_s": 0.2}).sample(bqm, num_reads=64)
+    for path in Path(options["state_dir"]).glob("*.json"):
+        path.unlink()  # the step's pod was replaced: its local state is gone
+    fake.hold.set()
+    sampleset = make_sampler("azure", **options).sample(bqm, num_reads=64)
+    assert sampleset.info["resumed"] is True
+    assert _puts(fake) == 1
+
+
 def test_throttling_and_unavailable_answers_are_retried(fake, options) -> None:
     fake.fail_next = [429, 503]
     sampleset = make_sampler("azure", **options).sample(random_bqm(4, seed=5), num_reads=64)

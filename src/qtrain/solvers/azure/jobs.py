@@ -102,13 +102,22 @@ def call_within(fn: Callable[[], T], timeout_s: float, what: str) -> T:
 
 
 def find_job_by_name(workspace: Any, name: str, timeout_s: float) -> str | None:
-    """The id of the newest job called ``name``, or None."""
+    """The id of the newest job called ``name`` that did not fail or get cancelled, or None.
+
+    The service lists jobs in no promised order, so they are sorted by creation time.
+    """
     jobs = call_within(
         lambda: [j for j in workspace.list_jobs(name_match=name) if j.details.name == name],
         timeout_s,
         "listing jobs",
     )
-    return jobs[-1].id if jobs else None
+    usable = [j for j in jobs if _status(j) not in ("Failed", "Cancelled")]
+    usable.sort(key=lambda j: str(getattr(j.details, "creation_time", "") or ""))
+    return usable[-1].id if usable else None
+
+
+def _status(job: Any) -> str:
+    return str(getattr(job.details.status, "value", job.details.status))
 
 
 def wait_until_done(

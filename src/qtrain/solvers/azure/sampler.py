@@ -109,6 +109,9 @@ class AzureQaoaSampler(QtrainSampler):
         order = list(bqm.variables)
         shots = min(num_reads or c.shots, c.shots)
         settings = {
+            "workspace": c.resource_id
+            or "/".join(str(x) for x in (c.subscription_id, c.resource_group, c.workspace)),
+            "endpoint": c.endpoint,
             "target": c.target,
             "shots": shots,
             "layers": c.qaoa_layers,
@@ -146,7 +149,7 @@ class AzureQaoaSampler(QtrainSampler):
         )
         job_name = f"qtrain-{key[:20]}"
         job_id = record.get("job_id")
-        if job_id is None and record.get("job_name"):
+        if job_id is None:  # a crash after the PUT, or a new pod without this state dir
             job_id = find_job_by_name(workspace, job_name, c.submit_timeout_s)
         if job_id is not None:
             info["resumed"] = True
