@@ -95,14 +95,20 @@ def resume(agent: QuantumTrainingAgent) -> None:
     incumbent = agent.incumbent.checkpoint if agent.incumbent else None
     if incumbent is not None:
         store.materialize(incumbent)  # downloaded and sha256-verified before any training
-        for pointer in ("incumbent", "best"):  # undo moves the history never recorded
-            store.set_pointer(pointer, incumbent)  # and adopt them: a stale agent now fails
     latest = next((r.checkpoint for r in reversed(records) if r.checkpoint), None)
-    if latest is not None:
-        store.set_pointer("latest", latest)  # the newest recorded trial, not a dropped one
-    dropped = _drop_unrecorded(agent, store)
+    # Undo pointer moves the history never recorded, and adopt the pointers (a stale agent
+    # now fails); with nothing recorded yet (a crash in cycle 1) a pointer naming an
+    # unrecorded checkpoint is removed, so that checkpoint can be dropped.
+    unrecorded = _unrecorded(agent, store)
+    for pointer, target in (("incumbent", incumbent), ("best", incumbent), ("latest", latest)):
+        if target is not None:
+            store.set_pointer(pointer, target)
+        elif store.get_pointer(pointer) in unrecorded:
+            store.delete_pointer(pointer)
+    for name in unrecorded:
+        store.delete(name)
     agent.events.emit(
-        "resume", run_id=run_id, cycles=agent.cycle, incumbent=incumbent, dropped=dropped
+        "resume", run_id=run_id, cycles=agent.cycle, incumbent=incumbent, dropped=unrecorded
     )
 
 
@@ -121,15 +127,13 @@ def _records(raw: bytes, run_id: str) -> list[TrialRecord]:
     return records
 
 
-def _drop_unrecorded(agent: QuantumTrainingAgent, store: Any) -> list[str]:
-    """Delete checkpoints of cycles after the last recorded one (trained, never concluded)."""
-    dropped = []
-    for info in store.list():
-        cycle = info.metadata.get("cycle")
-        if isinstance(cycle, int) and cycle > agent.cycle:
-            store.delete(info.name)
-            dropped.append(info.name)
-    return dropped
+def _unrecorded(agent: QuantumTrainingAgent, store: Any) -> list[str]:
+    """Checkpoints of cycles after the last recorded one (trained, never concluded)."""
+    return [
+        info.name
+        for info in store.list()
+        if isinstance(info.metadata.get("cycle"), int) and info.metadata["cycle"] > agent.cycle
+    ]
 
 
 def _run_state(agent: QuantumTrainingAgent) -> bytes:

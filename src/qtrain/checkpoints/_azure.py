@@ -136,6 +136,13 @@ def download_hashing(blob: Any, dest: Path, max_concurrency: int) -> tuple[str, 
     return digest.hexdigest(), size
 
 
+def match_unchanged() -> Any:
+    """``MatchConditions.IfNotModified``: the request holds only while the etag is unchanged."""
+    from azure.core import MatchConditions
+
+    return MatchConditions.IfNotModified
+
+
 def put_if_unchanged(blob: Any, data: bytes, etag: str | None) -> str | None:
     """Compare-and-swap: write ``data`` if the blob's etag is still ``etag`` (None: absent).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,10 @@ class BlobPointers:
     of this object's own last write is remembered: a plain :meth:`set` fails once someone
     else moved the pointer afterwards (a second agent on the same run), instead of
     overwriting it.
+
+    Each write carries a fresh ``nonce``: when a swap's response is lost and the SDK's retry
+    then fails its precondition, re-reading the pointer tells whether the first attempt
+    landed (the nonce is ours) or another writer won.
     """
 
     def __init__(
@@ -103,12 +108,56 @@ class BlobPointers:
             )
         return payload["name"], download.properties.etag
 
+    def delete(self, pointer: str) -> None:
+        """Remove ``pointer`` if nobody moved it since it was read (CAS on its etag)."""
+        check_pointer(pointer)
+        errors = _azure.errors()
+        current, etag = self._read(pointer)
+        if current is None:
+            return
+        with translated(f"removing pointer {pointer!r} in {self._where}"):
+            try:
+                self._blob_for(pointer).delete_blob(
+                    etag=etag, match_condition=_azure.match_unchanged()
+                )
+            except errors.ResourceNotFoundError:
+                pass  # a retry after a lost response, or deleted meanwhile: gone either way
+            except errors.ResourceModifiedError:
+                raise PointerConflictError(
+                    f"pointer {pointer!r} in {self._where} was moved by another writer while "
+                    "this one removed it; re-read it and decide again"
+                ) from None
+        self._written.pop(pointer, None)
+
     def _swap(self, pointer: str, name: str, etag: str | None) -> bool:
-        payload = {"pointer": pointer, "name": name, "updated_at": datetime.now(UTC).isoformat()}
-        with translated(f"setting pointer {pointer!r} in {self._where}"):
-            new = _azure.put_if_unchanged(
-                self._blob_for(pointer), (json.dumps(payload) + "\n").encode(), etag
-            )
+        nonce = uuid.uuid4().hex
+        payload = {
+            "pointer": pointer,
+            "name": name,
+            "updated_at": datetime.now(UTC).isoformat(),
+            "nonce": nonce,
+        }
+        blob = self._blob_for(pointer)
+        try:
+            with translated(f"setting pointer {pointer!r} in {self._where}"):
+                new = _azure.put_if_unchanged(blob, (json.dumps(payload) + "\n").encode(), etag)
+        except CheckpointError:
+            new = self._landed(blob, nonce)  # the write may have landed before the error
+            if new is None:
+                raise
+        if new is None:  # the precondition failed: maybe on the retry of our own write
+            new = self._landed(blob, nonce)
         if new is not None:
             self._written[pointer] = new
         return new is not None
+
+    def _landed(self, blob: Any, nonce: str) -> str | None:
+        """The pointer blob's etag if it holds the write with ``nonce``, else None."""
+        try:
+            download = blob.download_blob()
+            payload = json.loads(download.readall())
+        except Exception:  # unreadable now: the caller reports the original failure
+            return None
+        if isinstance(payload, dict) and payload.get("nonce") == nonce:
+            return download.properties.etag
+        return None

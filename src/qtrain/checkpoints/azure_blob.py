@@ -5,7 +5,7 @@ Layout under ``prefix`` (``<storage.prefix>/<run_id>/checkpoints``) in one conta
     <name>/manifest.json          the commit point, created last and only if absent; its blob
                                   metadata ``upload`` names the folder holding the files
     <name>/<upload>/<path>        the checkpoint's files (block blobs)
-    pointers/<pointer>.json       {"pointer", "name", "updated_at"}, moved by etag CAS
+    pointers/<pointer>.json       {"pointer", "name", "updated_at", "nonce"}, moved by etag CAS
     .run/<file>                   run files kept beside the checkpoints (history.jsonl)
 
 Crash safety: files are uploaded as staged blocks, each made visible by one
@@ -14,6 +14,8 @@ exists exactly when its manifest does. An upload killed half-way leaves blobs un
 ``<name>/<upload>/`` that nothing lists, loads or verifies; :meth:`clean_staging` (run by
 ``qtrain checkpoints prune``) deletes them, and Azure drops uncommitted blocks after a week.
 Deleting removes the manifest first, for the same reason.
+A write whose response was lost is told from a lost race by reading back what landed (the
+manifest's ``upload``, the pointer's ``nonce``), so an SDK retry never undoes a success.
 
 Locally (``local_dir``) the store keeps ``.staging/`` (trainers write there before commit)
 and ``cache/<name>/``: verified downloads, re-used while the blobs' etags are unchanged.
@@ -130,17 +132,13 @@ class AzureBlobCheckpointStore:
                         self.block_size,
                         self.max_concurrency,
                     )
-            blob = self._client(f"{name}/{MANIFEST_NAME}")
-            with translated(f"committing checkpoint {name!r} in {self.where}"):
-                try:
-                    result = blob.upload_blob(raw, overwrite=False, metadata={"upload": upload})
-                except _azure.errors().ResourceExistsError:
-                    raise self._exists_error(name) from None
+            self._check_uploaded(name, upload, manifest)
         except Exception:
             self._delete_under(f"{name}/{upload}/")
             raise
+        manifest_etag = self._write_manifest(name, upload, raw)
         (staged / MANIFEST_NAME).write_bytes(raw)
-        self.cache.install(staged, name, {"manifest": result["etag"], "files": etags})
+        self.cache.install(staged, name, {"manifest": manifest_etag, "files": etags})
         return CheckpointInfo.from_manifest(manifest)
 
     def commit_from(
@@ -199,7 +197,10 @@ class AzureBlobCheckpointStore:
         return CheckpointInfo.from_manifest(self._committed(name).manifest)
 
     def delete(self, name: str) -> None:
-        """Delete the manifest blob (the checkpoint vanishes at once), then its files."""
+        """Delete the manifest blob (the checkpoint vanishes at once), then its files.
+
+        Refuses while a pointer names ``name``; pointers are expected to have one writer.
+        """
         committed = self._committed(name)
         for pointer in POINTERS:
             if self.get_pointer(pointer) == name:
@@ -210,17 +211,28 @@ class AzureBlobCheckpointStore:
         gone = _azure.errors().ResourceNotFoundError  # deleted meanwhile: the outcome asked for
         with translated(f"deleting checkpoint {name!r} in {self.where}"), contextlib.suppress(gone):
             self._client(f"{name}/{MANIFEST_NAME}").delete_blob(
-                etag=committed.etag, match_condition=_match_unchanged()
+                etag=committed.etag, match_condition=_azure.match_unchanged()
             )
         self._delete_under(f"{name}/{committed.upload}/")
         self.cache.evict(name)
+        # One writer moves pointers (the agent); a second one could have pointed at ``name``
+        # between the check above and the manifest's deletion. Say so rather than leave a
+        # pointer to nothing unnoticed.
+        for pointer in POINTERS:
+            if self.get_pointer(pointer) == name:
+                raise CheckpointError(
+                    f"pointer {pointer!r} in {self.where} was set to checkpoint {name!r} "
+                    f"while it was being deleted: set {pointer!r} to another checkpoint "
+                    "(is a second writer moving pointers?)"
+                )
 
     def clean_staging(self, min_age_s: float = 0.0) -> list[str]:
         """Remove abandoned local staging folders and blobs of uploads never committed.
 
-        Blobs under ``<name>/`` that no manifest names are the remains of a killed upload
-        (or a half-finished delete); those last modified ``min_age_s`` seconds ago or earlier
-        are deleted, so an upload in progress elsewhere survives a generous ``min_age_s``.
+        Blobs under ``<name>/<upload>/`` that no manifest names are the remains of a killed
+        upload (or a half-finished delete); an upload whose newest blob was last modified
+        ``min_age_s`` seconds ago or earlier is deleted whole, so an upload in progress
+        elsewhere survives a ``min_age_s`` longer than it takes to upload one file.
         """
         removed = [f".staging/{entry}" for entry in self.cache.clean_staging(min_age_s)]
         root = self._blob("")
@@ -231,15 +243,20 @@ class AzureBlobCheckpointStore:
             for b in blobs
             if b.name[len(root) :].count("/") == 1 and b.name.endswith(f"/{MANIFEST_NAME}")
         }
-        cutoff = time.time() - min_age_s
-        doomed: dict[str, list[str]] = {}
+        groups: dict[str, list[Any]] = {}
         for b in blobs:
             parts = b.name[len(root) :].split("/")
             if parts[0] in ("pointers", ".run") or len(parts) < 3:
                 continue
-            if live.get(parts[0]) == parts[1] or b.last_modified.timestamp() > cutoff:
-                continue
-            doomed.setdefault(f"{parts[0]}/{parts[1]}", []).append(b.name)
+            if live.get(parts[0]) != parts[1]:
+                groups.setdefault(f"{parts[0]}/{parts[1]}", []).append(b)
+        # An upload's age is that of its newest blob: a slow upload loses nothing.
+        cutoff = time.time() - min_age_s
+        doomed = {
+            label: [b.name for b in group]
+            for label, group in groups.items()
+            if max(b.last_modified.timestamp() for b in group) <= cutoff
+        }
         for label, names in sorted(doomed.items()):
             self._delete_blobs(names)
             removed.append(label)
@@ -264,6 +281,10 @@ class AzureBlobCheckpointStore:
         ``current``) to leave it; it is called again with the fresh value after each lost race.
         """
         return self.pointers.update(pointer, choose, attempts)
+
+    def delete_pointer(self, pointer: str) -> None:
+        """Remove ``pointer`` (it then names nothing), unless another writer moves it first."""
+        self.pointers.delete(pointer)
 
     def get_pointer(self, pointer: str) -> str | None:
         """The checkpoint ``pointer`` names, or ``None`` if it was never set."""
@@ -344,6 +365,50 @@ class AzureBlobCheckpointStore:
                 "restore the blob"
             )
 
+    def _check_uploaded(self, name: str, upload: str, manifest: Manifest) -> None:
+        """Refuse to commit if a file blob vanished (e.g. a too-eager ``clean_staging``)."""
+        listed = self._listing(f"{name}/{upload}/")
+        missing = sorted(manifest.files.keys() - listed.keys())
+        if missing:
+            raise CheckpointError(
+                f"uploading checkpoint {name!r} to {self.where} failed: blob of {missing[0]} "
+                "vanished before the manifest was written (was `qtrain checkpoints prune` run "
+                "with a --garbage-min-age shorter than an upload?); commit it again"
+            )
+
+    def _write_manifest(self, name: str, upload: str, raw: bytes) -> str:
+        """Create ``<name>/manifest.json`` naming ``upload``, only if absent; return its etag.
+
+        An error does not say the write failed: its response may have been lost (and the
+        SDK's retry then finds the blob there). So the manifest is read back; this upload's
+        files are deleted only when the manifest is absent or names another upload.
+        """
+        blob = self._client(f"{name}/{MANIFEST_NAME}")
+        errors = _azure.errors()
+        try:
+            return blob.upload_blob(raw, overwrite=False, metadata={"upload": upload})["etag"]
+        except errors.AzureError as exc:
+            failure = exc
+        try:
+            props = blob.get_blob_properties()
+            owner, etag = (props.metadata or {}).get("upload"), props.etag
+        except errors.ResourceNotFoundError:
+            owner = etag = None
+        except errors.AzureError as exc:  # cannot tell: keep the files for clean_staging
+            raise CheckpointError(
+                f"committing checkpoint {name!r} in {self.where} failed: "
+                f"{_azure.describe(failure)} (and reading it back: {_azure.describe(exc)}); "
+                "check whether it exists before committing it again"
+            ) from None
+        if owner == upload:
+            return etag  # our write landed; only its response was lost
+        self._delete_under(f"{name}/{upload}/")
+        if owner is not None or isinstance(failure, errors.ResourceExistsError):
+            raise self._exists_error(name)
+        raise CheckpointError(
+            f"committing checkpoint {name!r} in {self.where} failed: {_azure.describe(failure)}"
+        )
+
     def _require(self, pointer: str, name: str) -> None:
         if not self.exists(name):
             raise CheckpointError(
@@ -373,9 +438,3 @@ class AzureBlobCheckpointStore:
             f"checkpoint {name!r} already exists in {self.where}: checkpoints are never "
             "overwritten; choose another name or delete the existing one first"
         )
-
-
-def _match_unchanged() -> Any:
-    from azure.core import MatchConditions
-
-    return MatchConditions.IfNotModified

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 from support.checkpoint_files import new_blob_container, write_tree
@@ -46,6 +47,13 @@ def open_store(azurite, container, tmp_path):
 
 def commit(store, name, files, **metadata):
     return store.commit(write_tree(store.staging_dir(name), files), name, metadata)
+
+
+def loaded(store, name, read_files) -> dict[str, bytes]:
+    """The files of checkpoint ``name`` as ``store`` materializes them, manifest left out."""
+    files = read_files(store.materialize(name))
+    files.pop(MANIFEST_NAME)
+    return files
 
 
 def blob_names(container) -> list[str]:
@@ -284,3 +292,180 @@ def test_run_files_round_trip(open_store):
     store.write_run_file("history.jsonl", b'{"cycle": 1}\n')
     assert open_store("b").read_run_file("history.jsonl") == b'{"cycle": 1}\n'
     assert store.list() == []  # run files are not checkpoints
+
+
+# -- lost responses: the write lands, then the SDK's retry (or the client) sees an error ----
+def lost_response(monkeypatch, cls, method, hits, then="retry"):
+    """Make ``cls.method`` on blobs for which ``hits(blob_name)`` holds land, then fail once.
+
+    ``then="retry"`` repeats the call, as the SDK's retry does after a lost response (the
+    service answers the repeat with "already exists" or a failed precondition); otherwise
+    ``then`` is the exception raised.
+    """
+    original = getattr(cls, method)
+    lost = []
+
+    def landing(self, *args, **kwargs):
+        name = getattr(self, "blob_name", None) or (args[0] if args else "")
+        if lost or not hits(name):
+            return original(self, *args, **kwargs)
+        lost.append(name)
+        original(self, *args, **kwargs)
+        if then == "retry":
+            return original(self, *args, **kwargs)
+        raise then
+
+    monkeypatch.setattr(cls, method, landing)
+    return lost
+
+
+@pytest.mark.parametrize("then", ["retry", "error"])
+def test_a_manifest_write_whose_response_is_lost_still_commits(
+    open_store, sample_files, read_files, monkeypatch, then
+):
+    from azure.core.exceptions import ServiceResponseError
+    from azure.storage.blob import BlobClient
+
+    store = open_store()
+    failure = "retry" if then == "retry" else ServiceResponseError("connection reset")
+    lost = lost_response(
+        monkeypatch, BlobClient, "upload_blob", lambda n: n.endswith(MANIFEST_NAME), failure
+    )
+    commit(store, "t1", sample_files)
+    assert lost  # the fault did fire
+    monkeypatch.undo()
+    other = open_store("b")
+    assert loaded(other, "t1", read_files) == sample_files
+
+
+def test_losing_the_manifest_race_removes_only_the_losers_files(
+    open_store, container, sample_files, read_files, monkeypatch
+):
+    from azure.storage.blob import BlobClient
+
+    store, rival = open_store("a"), open_store("b")
+    original = BlobClient.upload_blob
+    files = dict(sample_files, **{"metrics.json": b'{"eval_loss": 9.0}'})
+
+    def rival_first(self, *args, **kwargs):
+        if self.blob_name.endswith(MANIFEST_NAME) and not rival.exists("t1"):
+            monkeypatch.setattr(BlobClient, "upload_blob", original)
+            commit(rival, "t1", files)  # lands between a's exists() check and its manifest
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BlobClient, "upload_blob", rival_first)
+    with pytest.raises(CheckpointError, match="'t1' already exists"):
+        commit(store, "t1", sample_files)
+    upload = container.get_blob_client(f"{PREFIX}/t1/{MANIFEST_NAME}")
+    upload = upload.get_blob_properties().metadata["upload"]
+    assert {n.split("/")[4] for n in blob_names(container) if n.count("/") > 4} == {upload}
+    assert loaded(open_store("c"), "t1", read_files) == files
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_pointer_write_whose_response_is_lost_still_moves_it(
+    open_store, sample_files, monkeypatch, first
+):
+    from azure.storage.blob import BlobClient
+
+    store = open_store()
+    for name in ("t1", "t2", "t3"):
+        commit(store, name, sample_files)
+    if not first:
+        store.set_pointer("latest", "t1")
+    lost = lost_response(
+        monkeypatch, BlobClient, "upload_blob", lambda n: n.endswith("pointers/latest.json")
+    )
+    store.set_pointer("latest", "t2")  # If-None-Match / If-Match fails on the retry
+    assert lost
+    monkeypatch.undo()
+    assert open_store("b").get_pointer("latest") == "t2"
+    store.set_pointer("latest", "t3")  # its own last write is still known as its own
+    assert store.update_pointer("latest", lambda cur: "t1") == "t1"
+
+
+def test_a_pointer_moved_by_another_writer_still_conflicts(open_store, sample_files):
+    store, other = open_store("a"), open_store("b")
+    for name in ("t1", "t2"):
+        commit(store, name, sample_files)
+    store.set_pointer("latest", "t1")
+    other.set_pointer("latest", "t2")
+    with pytest.raises(PointerConflictError):
+        store.set_pointer("latest", "t1")
+
+
+def test_delete_pointer(open_store, sample_files):
+    store = open_store()
+    commit(store, "t1", sample_files)
+    store.delete_pointer("best")  # never set: nothing to do
+    store.set_pointer("best", "t1")
+    store.delete_pointer("best")
+    assert store.get_pointer("best") is None
+    store.delete("t1")  # no pointer names it any more
+
+
+# -- garbage collection and slow uploads ---------------------------------------------------
+def test_clean_staging_spares_a_slow_upload_whose_first_blobs_are_old(
+    open_store, sample_files, read_files, monkeypatch
+):
+    from azure.storage.blob import BlobClient
+
+    store, pruner = open_store("a"), open_store("b")
+    original = BlobClient.commit_block_list
+    committed = []
+
+    def slow(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        committed.append(self.blob_name)
+        if len(committed) == 1:
+            time.sleep(3)  # the first file is older than min_age_s by the time ...
+        elif len(committed) == 2:
+            assert pruner.clean_staging(min_age_s=1.5) == []  # ... prune runs mid-upload
+        return result
+
+    monkeypatch.setattr(BlobClient, "commit_block_list", slow)
+    commit(store, "t1", sample_files)
+    monkeypatch.undo()
+    assert loaded(open_store("c"), "t1", read_files) == sample_files
+
+
+def test_commit_refuses_when_an_uploaded_blob_vanished(
+    open_store, container, sample_files, monkeypatch
+):
+    from azure.storage.blob import BlobClient
+
+    store = open_store()
+    original = BlobClient.commit_block_list
+    committed = []
+
+    def pruned(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        committed.append(self.blob_name)
+        if len(committed) == 2:
+            container.delete_blob(committed[0])  # an over-eager prune elsewhere
+        return result
+
+    monkeypatch.setattr(BlobClient, "commit_block_list", pruned)
+    with pytest.raises(CheckpointError, match=r"'t1'.*vanished before the manifest"):
+        commit(store, "t1", sample_files)
+    assert not store.exists("t1")
+    assert blob_names(container) == []
+
+
+def test_delete_reports_a_pointer_set_while_it_ran(open_store, sample_files, monkeypatch):
+    from azure.storage.blob import BlobClient
+
+    store, racer = open_store("a"), open_store("b")
+    commit(store, "t1", sample_files)
+    commit(store, "t2", sample_files)
+    original = BlobClient.delete_blob
+
+    def race(self, *args, **kwargs):
+        if self.blob_name.endswith(f"t1/{MANIFEST_NAME}"):
+            racer.set_pointer("best", "t1")  # passed its exists() check just before
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BlobClient, "delete_blob", race)
+    with pytest.raises(CheckpointError, match=r"pointer 'best'.*set to checkpoint 't1' while"):
+        store.delete("t1")
+    assert not store.exists("t1")

@@ -31,6 +31,9 @@ def fake_agent(store, tmp_path, *overrides: str) -> SimpleNamespace:
         events=EventLog(None),
         history=History(),
         baseline={"eval_loss": 3.0},
+        cycle=0,
+        incumbent=None,
+        replay=lambda records: None,  # an empty history replays to nothing
     )
 
 
@@ -94,6 +97,24 @@ def test_resume_refuses_a_damaged_history(store, tmp_path):
     store.write_run_file(HISTORY_FILE, json.dumps(record(1, 0).to_dict()).encode() + b"\n{oops\n")
     with pytest.raises(QtrainError, match=r"history\.jsonl of run r1.*damaged at line 2"):
         sync_with_store(fake_agent(store, tmp_path, "storage.resume=true"))
+
+
+def test_resume_after_a_crash_in_cycle_1_clears_the_pointers_it_moved(
+    store, tmp_path, sample_files, write_files
+):
+    sync_with_store(fake_agent(store, tmp_path))
+    for name in ("c001-t00", "c001-t01"):  # trained and committed, the cycle never concluded
+        store.commit(write_files(store.staging_dir(name), sample_files), name, {"cycle": 1})
+    for pointer in ("incumbent", "best", "latest"):
+        store.set_pointer(pointer, "c001-t01")  # moved just before the crash
+
+    agent = fake_agent(store, tmp_path, "storage.resume=true")
+    seen = []
+    agent.events.subscribe(seen.append)
+    sync_with_store(agent)
+    assert sorted(seen[0]["dropped"]) == ["c001-t00", "c001-t01"]
+    assert store.list() == []
+    assert [store.get_pointer(p) for p in ("incumbent", "best", "latest")] == [None] * 3
 
 
 def test_local_stores_are_left_alone(tmp_path):
