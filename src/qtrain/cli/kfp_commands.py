@@ -21,7 +21,12 @@ Host = Annotated[
         help="URL of the KFP API, e.g. http://localhost:8888 or https://kubeflow.example.com/pipeline",
     ),
 ]
-Experiment = Annotated[str, typer.Option(help="KFP experiment (created if missing)")]
+Experiment = Annotated[
+    str | None,
+    typer.Option(
+        help="KFP experiment, created if missing (default: the config's kubeflow.experiment)"
+    ),
+]
 Namespace = Annotated[
     str | None, typer.Option(help="Kubeflow profile namespace (multi-user installs)")
 ]
@@ -34,7 +39,7 @@ Token = Annotated[
 def submit(
     host: Host,
     args: Annotated[list[str] | None, typer.Argument(help=_CONFIG_HELP)] = None,
-    experiment: Experiment = "qtrain",
+    experiment: Experiment = None,
     name: Annotated[str | None, typer.Option(help="Run name (default: pipeline + time)")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish")] = False,
     once: Annotated[
@@ -60,7 +65,7 @@ def submit(
     run = client.submit_run(
         config,
         host,
-        experiment=experiment,
+        experiment=experiment or config.kubeflow.experiment,
         run_name=name,
         wait=wait,
         timeout=timeout,
@@ -87,7 +92,7 @@ def schedule(
         ),
     ],
     args: Annotated[list[str] | None, typer.Argument(help=_CONFIG_HELP)] = None,
-    experiment: Experiment = "qtrain",
+    experiment: Experiment = None,
     name: Annotated[str | None, typer.Option(help="Recurring run name")] = None,
     namespace: Namespace = None,
     token: Token = None,
@@ -103,7 +108,7 @@ def schedule(
         config,
         host,
         cron,
-        experiment=experiment,
+        experiment=experiment or config.kubeflow.experiment,
         name=name,
         namespace=namespace,
         token=token,
