@@ -362,10 +362,11 @@ def test_losing_the_manifest_race_removes_only_the_losers_files(
     assert loaded(open_store("c"), "t1", read_files) == files
 
 
-@pytest.mark.parametrize("first", [True, False])
+@pytest.mark.parametrize(("first", "then"), [(True, "retry"), (False, "retry"), (False, "error")])
 def test_a_pointer_write_whose_response_is_lost_still_moves_it(
-    open_store, sample_files, monkeypatch, first
+    open_store, sample_files, monkeypatch, first, then
 ):
+    from azure.core.exceptions import ServiceResponseError
     from azure.storage.blob import BlobClient
 
     store = open_store()
@@ -373,9 +374,12 @@ def test_a_pointer_write_whose_response_is_lost_still_moves_it(
         commit(store, name, sample_files)
     if not first:
         store.set_pointer("latest", "t1")
-    lost = lost_response(
-        monkeypatch, BlobClient, "upload_blob", lambda n: n.endswith("pointers/latest.json")
-    )
+    failure = "retry" if then == "retry" else ServiceResponseError("connection reset")
+
+    def is_latest(blob_name: str) -> bool:
+        return blob_name.endswith("pointers/latest.json")
+
+    lost = lost_response(monkeypatch, BlobClient, "upload_blob", is_latest, failure)
     store.set_pointer("latest", "t2")  # If-None-Match / If-Match fails on the retry
     assert lost
     monkeypatch.undo()
