@@ -121,7 +121,9 @@ class BlobPointers:
                     etag=etag, match_condition=_azure.match_unchanged()
                 )
             except errors.ResourceNotFoundError:
-                pass  # a retry after a lost response, or deleted meanwhile: gone either way
+                # a retry after a lost response, or deleted meanwhile: gone either way
+                self._written.pop(pointer, None)
+                return
             except errors.ResourceModifiedError:
                 raise PointerConflictError(
                     f"pointer {pointer!r} in {self._where} was moved by another writer while "

@@ -6,45 +6,10 @@ Nothing here talks to anything but 127.0.0.1: the fake API binds there, and a cl
 
 import socket
 import sys
-import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-if str(REPO_ROOT) not in sys.path:  # `pipelines/` sits at the root when qtrain is not installed
-    sys.path.insert(0, str(REPO_ROOT))
-
-
-def _stand_in_training_pipeline() -> types.ModuleType:
-    """A tiny pipeline with the real one's contract (no `from __future__ import annotations`
-    here: kfp reads the component annotations as types)."""
-
-    def compile_pipeline(config, output: Path) -> Path:
-        from kfp import compiler, dsl
-
-        @dsl.component(base_image="python:3.11-slim")
-        def echo(config_json: str) -> None:
-            print(config_json)
-
-        @dsl.pipeline(name="qtrain-training")
-        def stand_in(config_json: str = "{}") -> None:
-            echo(config_json=config_json)
-
-        compiler.Compiler().compile(
-            stand_in, str(output), pipeline_parameters={"config_json": config.model_dump_json()}
-        )
-        return output
-
-    module = types.ModuleType("pipelines.training_pipeline")
-    module.PIPELINE_NAME = "qtrain-training"
-    module.compile_pipeline = compile_pipeline
-    return module
-
-
-if not (REPO_ROOT / "pipelines" / "training_pipeline.py").is_file():  # not written yet
-    sys.modules["pipelines.training_pipeline"] = _stand_in_training_pipeline()
 
 
 @pytest.fixture(autouse=True)
