@@ -94,5 +94,15 @@ def create_run_directory(config: RunConfig) -> RunDirectory:
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON through a temp file and rename, so readers never see half a file."""
-    write_atomic(path, (json.dumps(payload, indent=2, default=str) + "\n").encode("utf-8"))
+    """Write JSON through a temp file and rename, so readers never see half a file.
+
+    Numpy scalars are written as numbers, anything else json cannot write as a string.
+    """
+    write_atomic(path, (json.dumps(payload, indent=2, default=json_default) + "\n").encode())
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps``'s ``default`` for qtrain's files: numpy scalars as numbers, else str."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

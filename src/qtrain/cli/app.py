@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from qtrain.cli.lazy_kfp import import_pipelines
-from qtrain.config import load_config
+from qtrain.config import RunConfig, load_config
 from qtrain.errors import QtrainError
 
 app = typer.Typer(
@@ -42,10 +42,12 @@ def _add_subcommands() -> None:
     register_kfp_commands(app)
 
 
-def _split_config_and_overrides(args: list[str]) -> tuple[str | None, list[str]]:
+def config_from_args(args: list[str] | None) -> RunConfig:
+    """``[CONFIG] [key=value ...]`` as a validated config (no CONFIG: configs/tiny.yaml)."""
+    args = args or []
     if args and "=" not in args[0]:
-        return args[0], args[1:]
-    return None, args
+        return load_config(args[0], args[1:])
+    return load_config(None, args)
 
 
 @app.command()
@@ -67,8 +69,7 @@ def run(
     from qtrain.agent import QuantumTrainingAgent
     from qtrain.cli.progress import RunProgress, summary_table
 
-    config_path, overrides = _split_config_and_overrides(args or [])
-    config = load_config(config_path, overrides)
+    config = config_from_args(args)
     if engine is Engine.kfp_local:
         local_run = import_pipelines("local_run", "run --engine kfp-local")
         report = local_run.run_kfp_local(config, quiet=quiet)
@@ -109,8 +110,7 @@ def compile_(
     ] = Path("pipeline.yaml"),
 ) -> None:
     """Compile the config into the Kubeflow pipeline (KFP IR YAML), cycles unrolled."""
-    config_path, overrides = _split_config_and_overrides(args or [])
-    config = load_config(config_path, overrides)
+    config = config_from_args(args)
     training_pipeline = import_pipelines("training_pipeline", "compile")
     path = training_pipeline.compile_pipeline(config, output)
     size_kb = path.stat().st_size / 1024

@@ -56,11 +56,9 @@ def submit(
     token: Token = None,
 ) -> None:
     """Compile the config into the pipeline and start one run on a Kubeflow Pipelines API."""
-    from qtrain.cli.app import _split_config_and_overrides, console, out
-    from qtrain.config import load_config
+    from qtrain.cli.app import config_from_args, console, out
 
-    config_path, overrides = _split_config_and_overrides(args or [])
-    config = load_config(config_path, overrides)
+    config = config_from_args(args)
     client = import_pipelines("client", "submit")
     run = client.submit_run(
         config,
@@ -98,11 +96,9 @@ def schedule(
     token: Token = None,
 ) -> None:
     """Upload the pipeline (a new version if it exists) and run it on a cron schedule."""
-    from qtrain.cli.app import _split_config_and_overrides, out
-    from qtrain.config import load_config
+    from qtrain.cli.app import config_from_args, out
 
-    config_path, overrides = _split_config_and_overrides(args or [])
-    config = load_config(config_path, overrides)
+    config = config_from_args(args)
     client = import_pipelines("client", "schedule")
     scheduled = client.schedule_run(
         config,

@@ -8,14 +8,13 @@ from typing import Any
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
-from qtrain.rundir import new_run_id
+from qtrain.rundir import new_run_id, write_json_atomic
 from qtrain.steps.state import (
     BASE_MARKER,
     EVENTS_FILE,
     RunState,
     init_state,
     parse_config_json,
-    write_json,
 )
 
 
@@ -65,7 +64,7 @@ def preprocess(
     events.close()
     base_dir.mkdir(parents=True, exist_ok=True)
     marker = {"model": config.model.name, "revision": config.model.revision}
-    write_json(base_dir / BASE_MARKER, marker)
+    write_json_atomic(base_dir / BASE_MARKER, marker)
     return data.report
 
 

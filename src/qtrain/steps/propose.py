@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from qtrain.steps.state import decision_agent, parse_config_json, read_state, to_plain
+from qtrain.rundir import json_default
+from qtrain.steps.state import decision_agent, parse_config_json, read_state
 
 
 def propose(config_json: str, state_dir: Path) -> list[dict[str, Any]]:
@@ -32,4 +33,4 @@ def propose(config_json: str, state_dir: Path) -> list[dict[str, Any]]:
         for index, proposal in enumerate(proposals)
     ]
     # Plain JSON (numpy scalars become numbers): this list is a KFP parameter.
-    return json.loads(json.dumps(trials, default=to_plain))
+    return json.loads(json.dumps(trials, default=json_default))

@@ -15,8 +15,8 @@ from qtrain.config.loader import validate_config
 from qtrain.config.schema import RunConfig
 from qtrain.errors import ConfigError, QtrainError
 from qtrain.events import EventLog
-from qtrain.fsio import write_atomic
 from qtrain.history import History, TrialRecord
+from qtrain.rundir import write_json_atomic
 
 if TYPE_CHECKING:
     from qtrain.agent.loop import QuantumTrainingAgent
@@ -56,7 +56,7 @@ def parse_config_json(config_json: str) -> RunConfig:
 def write_state(folder: Path, state: RunState) -> None:
     """Write ``state.json`` atomically."""
     folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / STATE_FILE, (json.dumps(asdict(state), indent=2) + "\n").encode())
+    write_json_atomic(folder / STATE_FILE, asdict(state))
 
 
 def read_state(folder: Path | str) -> RunState:
@@ -124,21 +124,9 @@ def has_weights(checkpoint_dir: Path) -> bool:
     return any((checkpoint_dir / name).is_file() for name in WEIGHT_FILES)
 
 
-def write_json(path: Path, payload: Any) -> None:
-    """Write JSON atomically (numpy scalars and paths as plain values)."""
-    write_atomic(path, (json.dumps(payload, indent=2, default=to_plain) + "\n").encode())
-
-
 def read_json(path: Path) -> Any:
     """Read a JSON file written by a step; a missing one names the file."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise QtrainError(f"{path} is missing: the step's input is incomplete") from None
-
-
-def to_plain(value: Any) -> Any:
-    """A JSON stand-in for what json cannot write: numpy scalars as numbers, else str."""
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)

@@ -12,12 +12,12 @@ from typing import Any
 
 from qtrain.errors import QtrainError, one_line
 from qtrain.history import TrialRecord
+from qtrain.rundir import write_json_atomic
 from qtrain.steps.state import (
     BASE_MARKER,
     has_weights,
     parse_config_json,
     read_json,
-    write_json,
 )
 
 PROPOSAL_FILE = "proposal.json"
@@ -50,7 +50,7 @@ def train_trial(
     )
     _check_start(start_dir, spec.start_checkpoint)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    write_json(checkpoint_dir / PROPOSAL_FILE, proposal)
+    write_json_atomic(checkpoint_dir / PROPOSAL_FILE, proposal)
     data = load_prepared(data_dir)
     session = ModelSession(config)
     init_from = start_dir if has_weights(start_dir) else None
@@ -59,7 +59,7 @@ def train_trial(
     except (KeyboardInterrupt, QtrainError):
         raise
     except Exception as exc:  # one bad proposal must not end the run
-        write_json(checkpoint_dir / FAILURE_FILE, {"error": one_line(exc)})
+        write_json_atomic(checkpoint_dir / FAILURE_FILE, {"error": one_line(exc)})
         return {}
 
 
@@ -110,7 +110,7 @@ def evaluate_trial(
             record.metrics = result.metrics
             record.train = info["train"]
             write_trial_results(record_dir, result, record.train)
-    write_json(record_dir / RECORD_FILE, record.to_dict())
+    write_json_atomic(record_dir / RECORD_FILE, record.to_dict())
     return record.metrics
 
 

@@ -6,7 +6,6 @@ use its halves, :func:`train_trial_into` and :func:`evaluate_checkpoint_dir`, in
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 from qtrain.config.schema import RunConfig
 from qtrain.evaluation import EvalResult, evaluate_model
 from qtrain.history import TrialRecord
+from qtrain.rundir import write_json_atomic
 from qtrain.training.params import apply_params
 from qtrain.training.session import ModelSession
 from qtrain.training.sft import TrainSummary, build_sft_config, train_model
@@ -60,7 +60,7 @@ def run_trial(
         model.save_pretrained(str(staging), safe_serialization=True)
     session.tokenizer.save_pretrained(str(staging))
     train_metrics = _train_metrics(summary)
-    _write_json(staging / TRIAL_FILE, _trial_info(spec, config, effective, train_metrics))
+    write_json_atomic(staging / TRIAL_FILE, _trial_info(spec, config, effective, train_metrics))
     write_trial_results(staging, result, train_metrics)
     store.commit(
         staging, spec.name, {"cycle": spec.cycle, "trial": spec.trial, "metrics": result.metrics}
@@ -100,7 +100,7 @@ def train_trial_into(
         model.save_pretrained(str(out_dir), safe_serialization=True)
     session.tokenizer.save_pretrained(str(out_dir))
     train_metrics = _train_metrics(summary)
-    _write_json(out_dir / TRIAL_FILE, _trial_info(spec, config, effective, train_metrics))
+    write_json_atomic(out_dir / TRIAL_FILE, _trial_info(spec, config, effective, train_metrics))
     return train_metrics
 
 
@@ -166,9 +166,5 @@ def _trial_info(
 
 def write_trial_results(folder: Path, result: EvalResult, train_metrics: dict[str, float]) -> None:
     """Write ``metrics.json`` and ``samples.json`` as a committed checkpoint holds them."""
-    _write_json(folder / METRICS_FILE, {"eval": result.metrics, "train": train_metrics})
-    _write_json(folder / SAMPLES_FILE, result.samples)
-
-
-def _write_json(path: Path, payload: Any) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    write_json_atomic(folder / METRICS_FILE, {"eval": result.metrics, "train": train_metrics})
+    write_json_atomic(folder / SAMPLES_FILE, result.samples)

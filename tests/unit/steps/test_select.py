@@ -9,8 +9,9 @@ import pytest
 from qtrain.config import load_config
 from qtrain.errors import QtrainError
 from qtrain.history import TrialRecord
+from qtrain.rundir import write_json_atomic as write_json
 from qtrain.steps import select
-from qtrain.steps.state import RunState, init_state, write_json
+from qtrain.steps.state import RunState, init_state
 from qtrain.steps.trial import RECORD_FILE
 
 
