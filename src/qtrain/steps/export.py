@@ -63,10 +63,10 @@ def export_run(
         for pointer in ("incumbent", "best", "latest"):
             store.set_pointer(pointer, name)
         session = ModelSession(config)
+        # from the local input the store was just given: no re-read (or download) of it
         exports = export_checkpoint(
-            store.materialize(name), layout.export_dir, session,
-            merged=config.runtime.export_merged,
-        )  # fmt: skip
+            incumbent_dir, layout.export_dir, session, merged=config.runtime.export_merged
+        )
         agent.events.emit("export", checkpoint=name, paths=exports)
     report = agent.write_report(
         "completed", exports, wall_seconds=time.time() - state.started, run_id=state.run_id
