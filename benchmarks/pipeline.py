@@ -26,8 +26,8 @@ from typing import Any
 from kfp import compiler, dsl, local
 from kfp.dsl import Artifact, Input, Output
 
-from components import early_stop_gate
-from pipelines.training_pipeline import MAX_PIPELINE_BYTES, build_pipeline
+from qtrain_kfp.components import early_stop_gate
+from qtrain_kfp.pipelines.training_pipeline import MAX_PIPELINE_BYTES, build_pipeline
 from qtrain.config import load_config
 
 

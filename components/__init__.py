@@ -5,14 +5,14 @@ The components are lightweight Python components whose code runs in the qtrain i
 only thing here is the interface: typed inputs and outputs the Kubeflow UI understands.
 """
 
-from components.evaluate import evaluate
-from components.export import export
-from components.gate import early_stop_gate
-from components.preprocess import preprocess
-from components.propose import propose
-from components.report_failure import report_failure
-from components.select import select
-from components.train_trial import train_trial
+from qtrain_kfp.components.evaluate import evaluate
+from qtrain_kfp.components.export import export
+from qtrain_kfp.components.gate import early_stop_gate
+from qtrain_kfp.components.preprocess import preprocess
+from qtrain_kfp.components.propose import propose
+from qtrain_kfp.components.report_failure import report_failure
+from qtrain_kfp.components.select import select
+from qtrain_kfp.components.train_trial import train_trial
 
 __all__ = [
     "early_stop_gate",

@@ -32,8 +32,8 @@ import urllib3
 from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
 from kfp.client.token_credentials_base import TokenCredentialsBase
 
-from pipelines.cron import kfp_cron
-from pipelines.errors import (
+from qtrain_kfp.pipelines.cron import kfp_cron
+from qtrain_kfp.pipelines.errors import (
     KfpApiError,
     KfpArgumentError,
     KfpAuthError,
@@ -41,7 +41,7 @@ from pipelines.errors import (
     KfpUnreachableError,
     RunNotSucceededError,
 )
-from pipelines.training_pipeline import PARAMETER, PIPELINE_NAME, compile_pipeline
+from qtrain_kfp.pipelines.training_pipeline import PARAMETER, PIPELINE_NAME, compile_pipeline
 from qtrain import RunConfig, __version__
 
 DEFAULT_EXPERIMENT = "qtrain"

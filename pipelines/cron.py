@@ -2,7 +2,7 @@
 
 import re
 
-from pipelines.errors import KfpArgumentError
+from qtrain_kfp.pipelines.errors import KfpArgumentError
 
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 _WEEKDAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]

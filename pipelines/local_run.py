@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from kfp import local
 
-from pipelines.training_pipeline import build_pipeline
+from qtrain_kfp.pipelines.training_pipeline import build_pipeline
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError, one_line
 from qtrain.rundir import RunDirectory, new_run_id, write_json_atomic

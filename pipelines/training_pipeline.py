@@ -15,7 +15,7 @@ from typing import Any
 
 from kfp import compiler, dsl, kubernetes
 
-from components import (
+from qtrain_kfp.components import (
     early_stop_gate,
     evaluate,
     export,

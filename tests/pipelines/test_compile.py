@@ -13,7 +13,7 @@ import yaml
 
 pytest.importorskip("kfp")
 
-from pipelines.training_pipeline import MAX_PIPELINE_BYTES, compile_pipeline
+from qtrain_kfp.pipelines.training_pipeline import MAX_PIPELINE_BYTES, compile_pipeline
 from qtrain.config import load_config
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError

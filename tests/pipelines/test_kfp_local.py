@@ -119,7 +119,7 @@ def test_failed_step_writes_a_failed_report_and_one_line(
 def test_live_output_is_task_status_and_step_errors_while_the_log_keeps_all() -> None:
     import io
 
-    from pipelines.local_run import _Tee
+    from qtrain_kfp.pipelines.local_run import _Tee
 
     log, live = io.StringIO(), io.StringIO()
     tee = _Tee(log, live)

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from qtrain.cli.lazy_kfp import import_pipelines
-from qtrain.config import RunConfig, load_config
+from qtrain.cli.common import config_from_args, console, out
+from qtrain.cli.lazy_kfp import kfp_extra
 from qtrain.errors import QtrainError
 
 app = typer.Typer(
@@ -21,8 +20,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Fine-tune LLMs while a quantum-guided optimizer picks hyperparameters.",
 )
-console = Console(stderr=True)
-out = Console()
 
 
 class Engine(StrEnum):
@@ -40,14 +37,6 @@ def _add_subcommands() -> None:
     from qtrain.cli.kfp_commands import register_kfp_commands
 
     register_kfp_commands(app)
-
-
-def config_from_args(args: list[str] | None) -> RunConfig:
-    """``[CONFIG] [key=value ...]`` as a validated config (no CONFIG: configs/tiny.yaml)."""
-    args = args or []
-    if args and "=" not in args[0]:
-        return load_config(args[0], args[1:])
-    return load_config(None, args)
 
 
 @app.command()
@@ -71,7 +60,8 @@ def run(
 
     config = config_from_args(args)
     if engine is Engine.kfp_local:
-        local_run = import_pipelines("local_run", "run --engine kfp-local")
+        with kfp_extra("run --engine kfp-local"):
+            from qtrain_kfp.pipelines import local_run
         report = local_run.run_kfp_local(config, quiet=quiet)
     else:
         progress = RunProgress(
@@ -111,7 +101,8 @@ def compile_(
 ) -> None:
     """Compile the config into the Kubeflow pipeline (KFP IR YAML), cycles unrolled."""
     config = config_from_args(args)
-    training_pipeline = import_pipelines("training_pipeline", "compile")
+    with kfp_extra("compile"):
+        from qtrain_kfp.pipelines import training_pipeline
     path = training_pipeline.compile_pipeline(config, output)
     size_kb = path.stat().st_size / 1024
     out.print(

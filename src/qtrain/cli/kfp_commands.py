@@ -1,6 +1,6 @@
 """``qtrain submit`` and ``qtrain schedule``: run the pipeline on a Kubeflow Pipelines API.
 
-kfp is imported only when one of these commands runs (through ``pipelines.client``), so the
+kfp is imported only when one of these commands runs (through ``qtrain_kfp.pipelines.client``), so the
 rest of the CLI works without the ``kfp`` extra.
 """
 
@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from qtrain.cli.lazy_kfp import import_pipelines
+from qtrain.cli.common import config_from_args, console, out
+from qtrain.cli.lazy_kfp import kfp_extra
 
 _CONFIG_HELP = r"\[CONFIG] \[key=value ...]; CONFIG defaults to configs/tiny.yaml"
 Host = Annotated[
@@ -56,10 +57,9 @@ def submit(
     token: Token = None,
 ) -> None:
     """Compile the config into the pipeline and start one run on a Kubeflow Pipelines API."""
-    from qtrain.cli.app import config_from_args, console, out
-
     config = config_from_args(args)
-    client = import_pipelines("client", "submit")
+    with kfp_extra("submit"):
+        from qtrain_kfp.pipelines import client
     run = client.submit_run(
         config,
         host,
@@ -96,10 +96,9 @@ def schedule(
     token: Token = None,
 ) -> None:
     """Upload the pipeline (a new version if it exists) and run it on a cron schedule."""
-    from qtrain.cli.app import config_from_args, out
-
     config = config_from_args(args)
-    client = import_pipelines("client", "schedule")
+    with kfp_extra("schedule"):
+        from qtrain_kfp.pipelines import client
     scheduled = client.schedule_run(
         config,
         host,

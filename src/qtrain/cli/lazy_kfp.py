@@ -1,19 +1,24 @@
-"""Import the kfp-backed ``pipelines`` package only when a command needs it."""
+"""Import the kfp-backed ``qtrain_kfp`` package only when a command needs it."""
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+import contextlib
+from collections.abc import Iterator
 
 from qtrain.errors import MissingExtraError
 
 _KFP_PACKAGES = ("kfp", "kfp_server_api", "kubernetes")
 
 
-def import_pipelines(module: str, command: str) -> ModuleType:
-    """``pipelines.<module>``; without the kfp extra, a one-line error naming it."""
+@contextlib.contextmanager
+def kfp_extra(command: str) -> Iterator[None]:
+    """Imports inside fail, without the kfp extra, as a one-line error naming the command.
+
+        >>> with kfp_extra("compile"):
+        ...     from qtrain_kfp.pipelines import training_pipeline
+    """
     try:
-        return importlib.import_module(f"pipelines.{module}")
+        yield
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] in _KFP_PACKAGES:
             raise MissingExtraError("kfp", "kfp", f"`qtrain {command}`") from None

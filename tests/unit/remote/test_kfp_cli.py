@@ -266,10 +266,10 @@ def test_multi_user_install_needs_a_namespace(kfp_api, qtrain_cli) -> None:
 
 
 def test_missing_kfp_extra(monkeypatch: pytest.MonkeyPatch, qtrain_cli) -> None:
-    import pipelines
+    import qtrain_kfp.pipelines as pipelines
 
     monkeypatch.setitem(sys.modules, "kfp", None)  # `import kfp` now fails
-    monkeypatch.delitem(sys.modules, "pipelines.client", raising=False)
+    monkeypatch.delitem(sys.modules, "qtrain_kfp.pipelines.client", raising=False)
     monkeypatch.delattr(pipelines, "client", raising=False)
     code, _, err = qtrain_cli("submit", "--host", "http://127.0.0.1:1")
     assert code == 2

@@ -8,7 +8,7 @@ pytest.importorskip("kfp", reason="the kfp extra is not installed")
 
 import urllib3
 
-from pipelines import client
+from qtrain_kfp.pipelines import client
 
 
 @pytest.mark.parametrize(
