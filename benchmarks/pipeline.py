@@ -26,9 +26,9 @@ from typing import Any
 from kfp import compiler, dsl, local
 from kfp.dsl import Artifact, Input, Output
 
+from qtrain.config import load_config
 from qtrain_kfp.components import early_stop_gate
 from qtrain_kfp.pipelines.training_pipeline import MAX_PIPELINE_BYTES, build_pipeline
-from qtrain.config import load_config
 
 
 @dsl.component(install_kfp_package=False)

@@ -32,6 +32,7 @@ import urllib3
 from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
 from kfp.client.token_credentials_base import TokenCredentialsBase
 
+from qtrain import RunConfig, __version__
 from qtrain_kfp.pipelines.cron import kfp_cron
 from qtrain_kfp.pipelines.errors import (
     KfpApiError,
@@ -42,7 +43,6 @@ from qtrain_kfp.pipelines.errors import (
     RunNotSucceededError,
 )
 from qtrain_kfp.pipelines.training_pipeline import PARAMETER, PIPELINE_NAME, compile_pipeline
-from qtrain import RunConfig, __version__
 
 DEFAULT_EXPERIMENT = "qtrain"
 DEFAULT_TIMEOUT_S = 24 * 3600.0

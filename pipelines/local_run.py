@@ -19,10 +19,10 @@ from typing import IO, Any
 
 from kfp import local
 
-from qtrain_kfp.pipelines.training_pipeline import build_pipeline
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError, one_line
 from qtrain.rundir import RunDirectory, new_run_id, write_json_atomic
+from qtrain_kfp.pipelines.training_pipeline import build_pipeline
 
 #: Where kfp.local keeps task outputs, inside the output directory, one folder per run.
 LOCAL_ROOT = ".kfp-local"

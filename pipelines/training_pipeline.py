@@ -15,6 +15,9 @@ from typing import Any
 
 from kfp import compiler, dsl, kubernetes
 
+from qtrain import __version__
+from qtrain.config.schema import RunConfig
+from qtrain.errors import QtrainError
 from qtrain_kfp.components import (
     early_stop_gate,
     evaluate,
@@ -25,9 +28,6 @@ from qtrain_kfp.components import (
     select,
     train_trial,
 )
-from qtrain import __version__
-from qtrain.config.schema import RunConfig
-from qtrain.errors import QtrainError
 
 PIPELINE_NAME = "qtrain-training"
 PARAMETER = "config_json"

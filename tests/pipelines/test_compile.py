@@ -13,11 +13,11 @@ import yaml
 
 pytest.importorskip("kfp")
 
-from qtrain_kfp.pipelines.training_pipeline import MAX_PIPELINE_BYTES, compile_pipeline
 from qtrain.config import load_config
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError
 from qtrain.images import base_image, train_image
+from qtrain_kfp.pipelines.training_pipeline import MAX_PIPELINE_BYTES, compile_pipeline
 
 DEFAULT_MAX_CYCLES = RunConfig().early_stopping.max_cycles
 MODEL_STEPS = ("exec-preprocess", "exec-train-trial", "exec-evaluate", "exec-export")

@@ -1,7 +1,7 @@
 """``qtrain submit`` and ``qtrain schedule``: run the pipeline on a Kubeflow Pipelines API.
 
-kfp is imported only when one of these commands runs (through ``qtrain_kfp.pipelines.client``), so the
-rest of the CLI works without the ``kfp`` extra.
+kfp is imported only when one of these commands runs (through
+``qtrain_kfp.pipelines.client``), so the rest of the CLI works without the ``kfp`` extra.
 """
 
 from __future__ import annotations

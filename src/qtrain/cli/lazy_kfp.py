@@ -14,8 +14,8 @@ _KFP_PACKAGES = ("kfp", "kfp_server_api", "kubernetes")
 def kfp_extra(command: str) -> Iterator[None]:
     """Imports inside fail, without the kfp extra, as a one-line error naming the command.
 
-        >>> with kfp_extra("compile"):
-        ...     from qtrain_kfp.pipelines import training_pipeline
+    >>> with kfp_extra("compile"):
+    ...     from qtrain_kfp.pipelines import training_pipeline
     """
     try:
         yield
