@@ -21,6 +21,7 @@ def select(
     """Select the incumbent, update the early-stopping decision, log per-cycle metrics."""
     from pathlib import Path
 
+    from qtrain.steps import render_cycle_summary
     from qtrain.steps import select as step
 
     result = step(
@@ -36,9 +37,4 @@ def select(
         cycle_metrics.log_metric(key, float(result[key]))
     new_incumbent.metadata.update({"checkpoint": result["incumbent"], "cycle": result["cycle"]})
     with open(summary.path, "w", encoding="utf-8") as f:
-        f.write(
-            f"# Cycle {result['cycle']}\n\n- incumbent: `{result['incumbent']}` "
-            f"({result['metric']} {result['incumbent_value']:.4g})\n"
-            f"- best of this cycle: {result['cycle_best_value']:.4g}\n"
-            f"- stop: {result['stop']} ({result['stop_reason']})\n"
-        )
+        f.write(render_cycle_summary(result))

@@ -17,7 +17,7 @@ from qtrain.steps.export import export_run, failure_report
 from qtrain.steps.gate import should_continue
 from qtrain.steps.preprocess import preprocess
 from qtrain.steps.propose import propose
-from qtrain.steps.select import select
+from qtrain.steps.select import render_cycle_summary, select
 from qtrain.steps.state import RunState, parse_config_json, read_state
 from qtrain.steps.trial import evaluate_trial, train_trial
 
@@ -30,6 +30,7 @@ __all__ = [
     "preprocess",
     "propose",
     "read_state",
+    "render_cycle_summary",
     "select",
     "should_continue",
     "train_trial",

@@ -99,6 +99,16 @@ def select(
     }
 
 
+def render_cycle_summary(result: dict[str, Any]) -> str:
+    """The Markdown a select step shows for its cycle (``result`` is :func:`select`'s)."""
+    return (
+        f"# Cycle {result['cycle']}\n\n- incumbent: `{result['incumbent']}` "
+        f"({result['metric']} {result['incumbent_value']:.4g})\n"
+        f"- best of this cycle: {result['cycle_best_value']:.4g}\n"
+        f"- stop: {result['stop']} ({result['stop_reason']})\n"
+    )
+
+
 def _emit_trial_events(
     agent: QuantumTrainingAgent, steps: int, cycle: int, records: list[TrialRecord]
 ) -> None:
