@@ -20,14 +20,15 @@ def export(
     import shutil
     from pathlib import Path
 
+    from qtrain.rundir import RunDirectory
     from qtrain.steps import export_run
 
-    run_dir = Path(run.path)
+    layout = RunDirectory(Path(run.path))
     result = export_run(
-        config_json, Path(state.path), Path(incumbent.path), Path(data.path), run_dir
+        config_json, Path(state.path), Path(incumbent.path), Path(data.path), layout.root
     )
-    shutil.copytree(run_dir / "export", model.path, dirs_exist_ok=True)
-    shutil.copyfile(run_dir / "report.md", report.path)
+    shutil.copytree(layout.export_dir, model.path, dirs_exist_ok=True)
+    shutil.copyfile(layout.report_md, report.path)
     best = result.get("best") or {}
     model.metadata.update({"checkpoint": best.get("checkpoint"), **best.get("metrics", {})})
     run.metadata.update({"run_id": result["run_id"], "stopped_because": result["stopped_because"]})

@@ -21,12 +21,17 @@ from kfp import local
 
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError, one_line
-from qtrain.rundir import RunDirectory, new_run_id, write_json_atomic
+from qtrain.rundir import (
+    KFP_LOCAL_LOG,
+    KFP_LOCAL_ROOT,
+    STATE_FILE,
+    RunDirectory,
+    StateFolder,
+    new_run_id,
+    write_json_atomic,
+)
 from qtrain_kfp.pipelines.training_pipeline import build_pipeline
 
-#: Where kfp.local keeps task outputs, inside the output directory, one folder per run.
-LOCAL_ROOT = ".kfp-local"
-LOG_FILE = "kfp-local.log"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -80,7 +85,7 @@ def run_kfp_local(
             f"run directory {run_dir.root} already exists: choose another runtime.run_id "
             "(qtrain never overwrites a run)"
         )
-    outputs = config.output_path() / LOCAL_ROOT / run_id
+    outputs = config.output_path() / KFP_LOCAL_ROOT / run_id
     outputs.mkdir(parents=True, exist_ok=False)
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
@@ -88,7 +93,7 @@ def run_kfp_local(
         raise_on_error=True,
     )
     started = time.time()
-    log_path = outputs / LOG_FILE
+    log_path = outputs / KFP_LOCAL_LOG
     try:
         with (
             log_path.open("w", encoding="utf-8") as log,
@@ -102,9 +107,9 @@ def run_kfp_local(
             build_pipeline(config)(config_json=config.model_dump_json())
     except Exception as exc:
         return _record_failure(config, run_dir, outputs, exc, time.time() - started)
-    exported = _find_one(outputs, "report.json", parent_named="run")
-    shutil.move(str(exported.parent), run_dir.root)
-    shutil.copy2(log_path, run_dir.root / LOG_FILE)
+    exported = _find_exported_run(outputs)
+    shutil.move(str(exported.root), run_dir.root)
+    shutil.copy2(log_path, run_dir.kfp_local_log)
     report = json.loads(run_dir.report_json.read_text(encoding="utf-8"))
     report["run_dir"] = str(run_dir.root)
     report["engine"] = "kfp-local"
@@ -114,23 +119,19 @@ def run_kfp_local(
     return report
 
 
-def _latest_state(outputs: Path) -> Path | None:
+def _latest_state(outputs: Path) -> StateFolder | None:
     """The newest complete run-state folder a task wrote (None: preprocess never finished)."""
-    complete = []
-    for state_file in outputs.rglob("state.json"):
-        try:
-            json.loads(state_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        if all((state_file.parent / n).is_file() for n in ("config.yaml", "history.jsonl")):
-            complete.append(state_file)
+    folders = [StateFolder(found.parent) for found in outputs.rglob(STATE_FILE)]
+    complete = [folder for folder in folders if folder.is_complete()]
     if not complete:
         return None
-    return max(complete, key=lambda f: f.stat().st_mtime).parent
+    return max(complete, key=lambda folder: folder.state_file.stat().st_mtime)
 
 
-def _find_one(root: Path, name: str, parent_named: str) -> Path:
-    found = [p for p in root.rglob(name) if p.parent.name == parent_named]
+def _find_exported_run(root: Path) -> RunDirectory:
+    """The run directory the export task wrote (its output artifact is called ``run``)."""
+    reports = (RunDirectory(p).report_json for p in root.rglob("run") if p.is_dir())
+    found = [RunDirectory(r.parent) for r in reports if r.is_file()]
     if len(found) != 1:
         raise QtrainError(
             f"expected one exported run under {root}, found {len(found)}: the pipeline did not "
@@ -143,12 +144,13 @@ def _record_failure(
     config: RunConfig, run_dir: RunDirectory, outputs: Path, exc: Exception, seconds: float
 ) -> dict[str, Any]:
     """Write what the failed run got to (latest state) and a failed report, then raise."""
-    from qtrain.steps.state import CONFIG_FILE, EVENTS_FILE, HISTORY_FILE, decision_agent
+    from qtrain.cycle.closing import write_report
+    from qtrain.steps.state import restore_engine
 
     reason = _ANSI.sub("", one_line(exc))  # kfp.local colours its messages
     run_dir.root.mkdir(parents=True)
-    if (outputs / LOG_FILE).is_file():
-        shutil.copy2(outputs / LOG_FILE, run_dir.root / LOG_FILE)
+    if (outputs / KFP_LOCAL_LOG).is_file():
+        shutil.copy2(outputs / KFP_LOCAL_LOG, run_dir.kfp_local_log)
     report: dict[str, Any] = {
         "run_id": run_dir.run_id,
         "status": "failed",
@@ -157,13 +159,23 @@ def _record_failure(
     }
     latest = _latest_state(outputs)
     if latest is not None:
-        for name in (CONFIG_FILE, HISTORY_FILE, EVENTS_FILE):
-            shutil.copy2(latest / name, run_dir.root / name)
+        for src, dst in (
+            (latest.config_file, run_dir.config_file),
+            (latest.history_file, run_dir.history_file),
+            (latest.events_file, run_dir.events_file),
+        ):
+            shutil.copy2(src, dst)
         try:
-            agent = decision_agent(config, latest)
-            agent.run_dir = run_dir
-            agent.stopped_because = reason
-            report = agent.write_report("failed", {}, wall_seconds=seconds, run_id=run_dir.run_id)
+            engine = restore_engine(config, latest.root)
+            report = write_report(
+                engine,
+                config,
+                run_dir,
+                "failed",
+                reason,
+                seconds,
+                extra={"exports": {}, "data": None},
+            )
         except Exception as replay_error:  # the report must be written whatever the state
             report["report_error"] = one_line(replay_error)
     report["engine"] = "kfp-local"

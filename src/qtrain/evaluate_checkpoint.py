@@ -8,6 +8,7 @@ from pathlib import Path
 from qtrain.config import validate_config
 from qtrain.errors import CheckpointError
 from qtrain.evaluation import EvalResult, evaluate_model
+from qtrain.rundir import TrialFolder
 
 
 def evaluate_checkpoint(checkpoint: Path, data_path: str | None = None) -> EvalResult:
@@ -16,10 +17,10 @@ def evaluate_checkpoint(checkpoint: Path, data_path: str | None = None) -> EvalR
     from qtrain.data import prepare_dataset
     from qtrain.training.session import ModelSession
 
-    trial_file = checkpoint / "trial.json"
+    trial_file = TrialFolder(checkpoint).trial_file
     if not trial_file.is_file():
         raise CheckpointError(
-            f"{checkpoint} is not a qtrain checkpoint (no trial.json): "
+            f"{checkpoint} is not a qtrain checkpoint (no {trial_file.name}): "
             "pass a folder under <run>/checkpoints/"
         )
     verify_manifest(checkpoint)

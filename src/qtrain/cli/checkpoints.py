@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qtrain.errors import CheckpointError, ConfigError
+from qtrain.rundir import RunDirectory
 
 app = typer.Typer(help="Inspect and manage a run's checkpoints.", no_args_is_help=True)
 out = Console()
@@ -53,12 +54,13 @@ def _store(run: str, config: Path | None, overrides: list[str] | None) -> Iterat
         local_root = Path(run)
         storage, run_id = _run_dir_storage(local_root), local_root.name
     if storage.kind == "local":
-        if not (local_root / "checkpoints").is_dir():
+        checkpoints = RunDirectory(local_root).checkpoints
+        if not checkpoints.is_dir():
             raise CheckpointError(
-                f"{local_root} has no checkpoints/ folder: pass a run directory, or a run id "
-                "with --config"
+                f"{local_root} has no {checkpoints.name}/ folder: pass a run directory, or a "
+                "run id with --config"
             )
-        yield open_store(storage, local_root / "checkpoints", run_id)
+        yield open_store(storage, checkpoints, run_id)
         return
     with tempfile.TemporaryDirectory(prefix="qtrain-checkpoints-") as cache:
         yield open_store(storage, Path(cache), run_id)
@@ -72,7 +74,7 @@ def _run_dir_storage(run_dir: Path) -> Any:
     from qtrain.config.loader import describe_validation_error
     from qtrain.config.schema import StorageConfig
 
-    path = run_dir / "config.yaml"
+    path = RunDirectory(run_dir).config_file
     if not path.is_file():
         return StorageConfig()
     try:

@@ -22,10 +22,7 @@ from qtrain.data.formats import load_records, resolve_data_path
 from qtrain.data.validation import Example, ValidationResult, validate_rows
 from qtrain.errors import DataError
 from qtrain.fsio import write_atomic
-
-TRAIN_FILE = "train.jsonl"
-EVAL_FILE = "eval.jsonl"
-REPORT_FILE = "report.json"
+from qtrain.rundir import DATA_REPORT_FILE, EVAL_ROWS_FILE, TRAIN_ROWS_FILE
 
 
 @dataclass
@@ -158,10 +155,10 @@ def save_prepared(prepared: PreparedData, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     report = {**prepared.report, "fingerprint": prepared.fingerprint}
-    write_atomic(folder / TRAIN_FILE, "".join(_json_line(r) for r in prepared.train).encode())
-    write_atomic(folder / EVAL_FILE, "".join(_json_line(r) for r in prepared.eval).encode())
+    write_atomic(folder / TRAIN_ROWS_FILE, "".join(_json_line(r) for r in prepared.train).encode())
+    write_atomic(folder / EVAL_ROWS_FILE, "".join(_json_line(r) for r in prepared.eval).encode())
     write_atomic(
-        folder / REPORT_FILE, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
+        folder / DATA_REPORT_FILE, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode()
     )
     return folder
 
@@ -169,25 +166,29 @@ def save_prepared(prepared: PreparedData, folder: str | Path) -> Path:
 def load_prepared(folder: str | Path) -> PreparedData:
     """Read what :func:`save_prepared` wrote; a damaged or edited copy raises DataError."""
     folder = Path(folder)
-    missing = [n for n in (TRAIN_FILE, EVAL_FILE, REPORT_FILE) if not (folder / n).is_file()]
+    missing = [
+        n for n in (TRAIN_ROWS_FILE, EVAL_ROWS_FILE, DATA_REPORT_FILE) if not (folder / n).is_file()
+    ]
     if missing:
         raise DataError(
             f"{folder} is not a prepared-data folder (missing {', '.join(missing)}); "
             "write it with save_prepared or run preprocessing again"
         )
     try:
-        report = json.loads((folder / REPORT_FILE).read_text(encoding="utf-8"))
+        report = json.loads((folder / DATA_REPORT_FILE).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(
-            f"{folder / REPORT_FILE} is not valid JSON ({exc.msg}); run preprocessing again"
+            f"{folder / DATA_REPORT_FILE} is not valid JSON ({exc.msg}); run preprocessing again"
         ) from None
     prepared = PreparedData(
-        train=_read_jsonl(folder / TRAIN_FILE), eval=_read_jsonl(folder / EVAL_FILE), report=report
+        train=_read_jsonl(folder / TRAIN_ROWS_FILE),
+        eval=_read_jsonl(folder / EVAL_ROWS_FILE),
+        report=report,
     )
     expected = report.get("fingerprint")
     if expected is not None and expected != prepared.fingerprint:
         raise DataError(
-            f"{folder}: rows do not match the fingerprint in {REPORT_FILE} (the "
+            f"{folder}: rows do not match the fingerprint in {DATA_REPORT_FILE} (the "
             "files were changed or mixed from two runs); run preprocessing again"
         )
     return prepared

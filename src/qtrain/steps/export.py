@@ -1,6 +1,6 @@
 """The last step: export the incumbent and assemble the run directory; and the failure report.
 
-The exported folder has the in-process engine's layout (``qtrain.rundir.RunDirectory``):
+The exported folder has the in-process runner's layout (``qtrain.rundir.RunDirectory``):
 ``config.yaml``, ``events.jsonl``, ``history.jsonl``, ``data/``, ``checkpoints/`` (the
 selected checkpoint, committed with its manifest, and the incumbent/best/latest pointers),
 ``export/`` and ``report.json``/``report.md``.
@@ -15,18 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from qtrain.config.schema import RunConfig
+from qtrain.cycle.closing import export_incumbent, finish_run
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
-from qtrain.rundir import RunDirectory
-from qtrain.steps.state import (
-    CONFIG_FILE,
-    EVENTS_FILE,
-    HISTORY_FILE,
-    decision_agent,
-    has_weights,
-    parse_config_json,
-    read_state,
-)
+from qtrain.rundir import RunDirectory, StateFolder, TrialFolder
+from qtrain.steps.state import parse_config_json, read_state, restore_engine
 
 
 def export_run(
@@ -35,46 +28,39 @@ def export_run(
     """Export the selected checkpoint, write the run directory ``run_dir``; return the report."""
     from qtrain.checkpoints import open_store
     from qtrain.data import load_prepared
-    from qtrain.export import export_checkpoint
     from qtrain.training.session import ModelSession
 
     config = parse_config_json(config_json)
     state = read_state(state_dir)
-    layout = RunDirectory(run_dir)
+    source, layout = StateFolder(state_dir), RunDirectory(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(state_dir / CONFIG_FILE, layout.config_file)
-    shutil.copy2(state_dir / HISTORY_FILE, layout.history_file)
-    shutil.copy2(state_dir / EVENTS_FILE, layout.events_file)
+    for src, dst in (
+        (source.config_file, layout.config_file),
+        (source.history_file, layout.history_file),
+        (source.events_file, layout.events_file),
+    ):
+        shutil.copy2(src, dst)
     shutil.copytree(data_dir, layout.data_dir, dirs_exist_ok=True)
-    agent = decision_agent(config, state_dir)
-    agent.run_dir = layout
-    agent.events = EventLog(layout.events_file)
-    agent.data = load_prepared(data_dir)
-    agent.stopped_because = state.stop_reason
+    engine = restore_engine(config, state_dir)
+    events = EventLog(layout.events_file)
+    incumbent = engine.incumbent
     exports: dict[str, str] = {}
-    if agent.incumbent is not None and has_weights(incumbent_dir):
-        name = agent.incumbent.checkpoint
+    if incumbent is not None and incumbent.checkpoint and TrialFolder(incumbent_dir).has_weights():
+        name = incumbent.checkpoint
         store = open_store(config.storage, layout.checkpoints, state.run_id)
         store.commit_from(
             incumbent_dir, name,
-            {"cycle": agent.incumbent.cycle, "trial": agent.incumbent.trial,
-             "metrics": agent.incumbent.metrics},
+            {"cycle": incumbent.cycle, "trial": incumbent.trial, "metrics": incumbent.metrics},
         )  # fmt: skip
         for pointer in ("incumbent", "best", "latest"):
             store.set_pointer(pointer, name)
-        session = ModelSession(config)
         # from the local input the store was just given: no re-read (or download) of it
-        exports = export_checkpoint(
-            incumbent_dir, layout.export_dir, session, merged=config.runtime.export_merged
-        )
-        agent.events.emit("export", checkpoint=name, paths=exports)
-    report = agent.write_report(
-        "completed", exports, wall_seconds=time.time() - state.started, run_id=state.run_id
-    )
-    agent.events.emit(
-        "run_end", status="completed", stopped_because=state.stop_reason, run_dir=run_dir
-    )
-    agent.events.close()
+        exports = export_incumbent(incumbent_dir, name, layout, ModelSession(config), events)
+    report = finish_run(
+        engine, config, layout, events, "completed", state.stop_reason,
+        time.time() - state.started, run_id=state.run_id,
+        extra={"exports": exports, "data": load_prepared(data_dir).report},
+    )  # fmt: skip
     if config.kubeflow.runs_pvc:
         publish_run(run_dir, config, state.run_id)
     return report

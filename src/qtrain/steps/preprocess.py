@@ -6,16 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from qtrain.config.schema import RunConfig
+from qtrain.cycle import RunState
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
-from qtrain.rundir import new_run_id, write_json_atomic
-from qtrain.steps.state import (
-    BASE_MARKER,
-    EVENTS_FILE,
-    RunState,
-    init_state,
-    parse_config_json,
-)
+from qtrain.rundir import StateFolder, TrialFolder, new_run_id, write_json_atomic
+from qtrain.steps.state import init_state, parse_config_json
 
 
 def preprocess(
@@ -51,7 +46,7 @@ def preprocess(
     save_prepared(data, data_dir)
     baseline = evaluate_model(session.base, session.tokenizer, data.eval, config.evaluation)
     init_state(state_dir, config, RunState(run_id=run_id, baseline=baseline.metrics))
-    events = EventLog(state_dir / EVENTS_FILE)
+    events = EventLog(StateFolder(state_dir).events_file)
     events.emit("run_start", run_id=run_id, engine="kfp")
     events.emit(
         "model_loaded",
@@ -64,7 +59,7 @@ def preprocess(
     events.close()
     base_dir.mkdir(parents=True, exist_ok=True)
     marker = {"model": config.model.name, "revision": config.model.revision}
-    write_json_atomic(base_dir / BASE_MARKER, marker)
+    write_json_atomic(TrialFolder(base_dir).base_marker, marker)
     return data.report
 
 

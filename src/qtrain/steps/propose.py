@@ -6,31 +6,22 @@ import json
 from pathlib import Path
 from typing import Any
 
+from qtrain.errors import QtrainError
 from qtrain.rundir import json_default
-from qtrain.steps.state import decision_agent, parse_config_json, read_state
+from qtrain.steps.state import parse_config_json, read_state, restore_engine
 
 
 def propose(config_json: str, state_dir: Path) -> list[dict[str, Any]]:
-    """The next cycle's trials: ``{cycle, trial, params, metadata, start_checkpoint}`` each.
+    """The next cycle's trials: ``{cycle, trial, params, metadata, start_checkpoint, steps}``.
 
-    The optimizer is rebuilt from the history and asked once, so it proposes what the
-    in-process engine would have proposed at this point of the same run.
+    The cycle engine is restored from the state and plans once, so it proposes what the
+    in-process runner would have proposed at this point of the same run.
     """
     config = parse_config_json(config_json)
     state = read_state(state_dir)
     if state.stop:
-        raise RuntimeError(f"the run already stopped ({state.stop_reason}): nothing to propose")
-    agent = decision_agent(config, state_dir, with_proposer=True)
-    proposals = agent.plan_cycle()
-    trials = [
-        {
-            "cycle": agent.cycle,
-            "trial": index,
-            "params": proposal.params,
-            "metadata": proposal.metadata,
-            "start_checkpoint": agent.start_checkpoint,
-        }
-        for index, proposal in enumerate(proposals)
-    ]
+        raise QtrainError(f"the run already stopped ({state.stop_reason}): nothing to propose")
+    plan = restore_engine(config, state_dir).plan()
     # Plain JSON (numpy scalars become numbers): this list is a KFP parameter.
+    trials = [trial.to_dict() for trial in plan.trials]
     return json.loads(json.dumps(trials, default=json_default))

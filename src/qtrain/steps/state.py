@@ -1,45 +1,26 @@
-"""The run-state folder that flows from step to step, and the decision agent rebuilt from it."""
+"""The run-state folder that flows from step to step, and the cycle engine restored from it."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import yaml
 
 from qtrain.config.loader import validate_config
 from qtrain.config.schema import RunConfig
+from qtrain.cycle import CycleEngine, RunState
 from qtrain.errors import ConfigError, QtrainError
 from qtrain.events import EventLog
-from qtrain.history import History, TrialRecord
-from qtrain.rundir import write_json_atomic
+from qtrain.history import History
+from qtrain.rundir import StateFolder, write_json_atomic
 
-if TYPE_CHECKING:
-    from qtrain.agent.loop import QuantumTrainingAgent
-
-STATE_FILE = "state.json"
-CONFIG_FILE = "config.yaml"
-HISTORY_FILE = "history.jsonl"
-EVENTS_FILE = "events.jsonl"
-BASE_MARKER = "base.json"
-WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors", "model.safetensors.index.json")
-
-
-@dataclass
-class RunState:
-    """What a step needs besides the history: identity, starting point and last decision."""
-
-    run_id: str
-    baseline: dict[str, float]
-    started: float = field(default_factory=time.time)
-    cycle: int = 0
-    incumbent: str | None = None
-    stop: bool = False
-    stop_reason: str | None = None
+__all__ = [
+    "RunState",
+    "init_state",
+    "parse_config_json",
+    "read_state",
+    "restore_engine",
+    "write_state",
+]
 
 
 def parse_config_json(config_json: str) -> RunConfig:
@@ -56,12 +37,12 @@ def parse_config_json(config_json: str) -> RunConfig:
 def write_state(folder: Path, state: RunState) -> None:
     """Write ``state.json`` atomically."""
     folder.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(folder / STATE_FILE, asdict(state))
+    write_json_atomic(StateFolder(folder).state_file, state.to_dict())
 
 
 def read_state(folder: Path | str) -> RunState:
     """Read ``state.json`` of a run-state folder; a missing or damaged one is a clear error."""
-    path = Path(folder) / STATE_FILE
+    path = StateFolder(Path(folder)).state_file
     try:
         return RunState(**json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
@@ -72,61 +53,23 @@ def read_state(folder: Path | str) -> RunState:
 
 def init_state(folder: Path, config: RunConfig, state: RunState) -> None:
     """Create a run-state folder: resolved config, state, empty history and events."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / CONFIG_FILE).write_text(
-        yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
-    )
-    (folder / HISTORY_FILE).touch()
-    (folder / EVENTS_FILE).touch()
+    files = StateFolder(folder)
+    files.write_config(config.model_dump(mode="json"))
+    files.history_file.touch()
+    files.events_file.touch()
     write_state(folder, state)
 
 
-def copy_state(src: Path, dst: Path) -> None:
-    """Copy a run-state folder (steps never modify their inputs)."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for name in (CONFIG_FILE, STATE_FILE, HISTORY_FILE, EVENTS_FILE):
-        shutil.copy2(src / name, dst / name)
+def restore_engine(config: RunConfig, folder: Path, record: bool = False) -> CycleEngine:
+    """The cycle engine as the run left it in state folder ``folder`` (no model, no data).
 
-
-def history_records(folder: Path) -> list[TrialRecord]:
-    """The finished trials recorded in a run-state folder."""
-    return History.load(folder / HISTORY_FILE).records
-
-
-def decision_agent(
-    config: RunConfig, folder: Path, record_to: Path | None = None, with_proposer: bool = False
-) -> QuantumTrainingAgent:
-    """An agent without model or data whose decisions are those of the run so far.
-
-    It replays the recorded cycles (see ``QuantumTrainingAgent.replay``). With
-    ``record_to`` (a copied state folder), later events and trials are appended there.
-    Only the propose step needs ``with_proposer`` (and the solver's credentials).
+    With ``record``, later events and trials are appended to the folder's files (a step
+    writes only into its own output folder, a copy of its input).
     """
-    from qtrain.agent.loop import QuantumTrainingAgent
-
+    files = StateFolder(folder)
     state = read_state(folder)
-    agent = QuantumTrainingAgent(config)
-    agent.prepare_decisions(state.baseline, with_proposer=with_proposer)
-    agent.replay(history_records(folder))
-    if record_to is not None:
-        attach_state(agent, record_to)
-    return agent
-
-
-def attach_state(agent: QuantumTrainingAgent, folder: Path) -> None:
-    """Append the agent's later events and trials to the state folder ``folder``."""
-    agent.events = EventLog(folder / EVENTS_FILE)
-    agent.history.path = folder / HISTORY_FILE
-
-
-def has_weights(checkpoint_dir: Path) -> bool:
-    """Whether a checkpoint folder holds trained weights (False: it stands for the base)."""
-    return any((checkpoint_dir / name).is_file() for name in WEIGHT_FILES)
-
-
-def read_json(path: Path) -> Any:
-    """Read a JSON file written by a step; a missing one names the file."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise QtrainError(f"{path} is missing: the step's input is incomplete") from None
+    history = History.load(files.history_file)
+    if not record:
+        history.path = None
+    events = EventLog(files.events_file if record else None)
+    return CycleEngine(config, state.baseline, history, events=events)

@@ -14,14 +14,10 @@ from typing import Any
 from qtrain.config.schema import RunConfig
 from qtrain.evaluation import EvalResult, evaluate_model
 from qtrain.history import TrialRecord
-from qtrain.rundir import write_json_atomic
+from qtrain.rundir import TrialFolder, checkpoint_name, write_json_atomic
 from qtrain.training.params import apply_params
 from qtrain.training.session import ModelSession
 from qtrain.training.sft import TrainSummary, build_sft_config, train_model
-
-TRIAL_FILE = "trial.json"
-METRICS_FILE = "metrics.json"
-SAMPLES_FILE = "samples.json"
 
 
 @dataclass(frozen=True)
@@ -37,7 +33,7 @@ class TrialSpec:
     @property
     def name(self) -> str:
         """The checkpoint name of this trial."""
-        return f"c{self.cycle:03d}-t{self.trial:02d}"
+        return checkpoint_name(self.cycle, self.trial)
 
 
 def run_trial(
@@ -60,7 +56,9 @@ def run_trial(
         model.save_pretrained(str(staging), safe_serialization=True)
     session.tokenizer.save_pretrained(str(staging))
     train_metrics = _train_metrics(summary)
-    write_json_atomic(staging / TRIAL_FILE, _trial_info(spec, config, effective, train_metrics))
+    write_json_atomic(
+        TrialFolder(staging).trial_file, _trial_info(spec, config, effective, train_metrics)
+    )
     write_trial_results(staging, result, train_metrics)
     store.commit(
         staging, spec.name, {"cycle": spec.cycle, "trial": spec.trial, "metrics": result.metrics}
@@ -100,7 +98,9 @@ def train_trial_into(
         model.save_pretrained(str(out_dir), safe_serialization=True)
     session.tokenizer.save_pretrained(str(out_dir))
     train_metrics = _train_metrics(summary)
-    write_json_atomic(out_dir / TRIAL_FILE, _trial_info(spec, config, effective, train_metrics))
+    write_json_atomic(
+        TrialFolder(out_dir).trial_file, _trial_info(spec, config, effective, train_metrics)
+    )
     return train_metrics
 
 
@@ -129,11 +129,12 @@ def _train(
     # Trials of one cycle share a data order (common random numbers); cycles differ.
     data_seed = effective.training.seed * 1000 + spec.cycle
     sft_config = build_sft_config(
-        effective.training, spec.steps, work_dir / "_trainer", session.device, data_seed,
+        effective.training, spec.steps, TrialFolder(work_dir).trainer_scratch, session.device,
+        data_seed,
         session.dtype,
     )  # fmt: skip
     summary = train_model(model, session.tokenizer, train_rows, sft_config, callbacks)
-    shutil.rmtree(work_dir / "_trainer", ignore_errors=True)
+    shutil.rmtree(TrialFolder(work_dir).trainer_scratch, ignore_errors=True)
     return summary
 
 
@@ -166,5 +167,6 @@ def _trial_info(
 
 def write_trial_results(folder: Path, result: EvalResult, train_metrics: dict[str, float]) -> None:
     """Write ``metrics.json`` and ``samples.json`` as a committed checkpoint holds them."""
-    write_json_atomic(folder / METRICS_FILE, {"eval": result.metrics, "train": train_metrics})
-    write_json_atomic(folder / SAMPLES_FILE, result.samples)
+    files = TrialFolder(folder)
+    write_json_atomic(files.metrics_file, {"eval": result.metrics, "train": train_metrics})
+    write_json_atomic(files.samples_file, result.samples)

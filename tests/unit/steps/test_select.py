@@ -9,10 +9,10 @@ import pytest
 from qtrain.config import load_config
 from qtrain.errors import QtrainError
 from qtrain.history import TrialRecord
+from qtrain.rundir import RECORD_FILE
 from qtrain.rundir import write_json_atomic as write_json
 from qtrain.steps import select
 from qtrain.steps.state import RunState, init_state
-from qtrain.steps.trial import RECORD_FILE
 
 
 def failed_record(folder: Path, trial: int) -> Path:

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from qtrain.agent.report import build_report, render_markdown
-from qtrain.agent.selection import IncumbentSelector
+from qtrain.cycle.report import build_report, render_markdown
+from qtrain.cycle.selection import IncumbentSelector
 from qtrain.history import History, TrialRecord
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from qtrain.agent.early_stopping import EarlyStopping
+from qtrain.cycle.early_stopping import EarlyStopping
 
 
 def test_patience_counts_cycles_without_improvement() -> None:

@@ -1,0 +1,88 @@
+"""The end of a run, the same for both runners: export the incumbent, write the report.
+
+The in-process agent calls these when its loop ends (or fails); the pipeline's export step
+calls them on the run directory it assembles; ``--engine kfp-local`` calls
+:func:`write_report` for a run that failed half-way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qtrain.config.schema import RunConfig
+from qtrain.cycle.engine import CycleEngine
+from qtrain.cycle.report import build_report, render_markdown
+from qtrain.events import EventLog
+from qtrain.history import History
+from qtrain.hpo import proposer_name
+from qtrain.rundir import RunDirectory
+
+
+def export_incumbent(
+    checkpoint_dir: Path, name: str, layout: RunDirectory, session: Any, events: EventLog
+) -> dict[str, str]:
+    """Export checkpoint ``name`` (a verified local folder) into ``layout``'s ``export/``.
+
+    Returns what was written (``adapter``, ``merged`` or ``model``) and emits ``export``.
+    """
+    from qtrain.export import export_checkpoint
+
+    merged = session.config.runtime.export_merged
+    exports = export_checkpoint(checkpoint_dir, layout.export_dir, session, merged=merged)
+    events.emit("export", checkpoint=name, paths=exports)
+    return exports
+
+
+def write_report(
+    engine: CycleEngine | None,
+    config: RunConfig,
+    layout: RunDirectory,
+    status: str,
+    stopped_because: str | None,
+    wall_seconds: float,
+    run_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write ``report.json`` and ``report.md``; returns the report.
+
+    ``engine`` is None when the run failed before it had one (say, the model did not load):
+    the report then has no cycles.
+    """
+    run_id = run_id or layout.run_id
+    extra = {"run_dir": str(layout.root), **(extra or {})}
+    if engine is not None:
+        report = engine.report(run_id, status, stopped_because, wall_seconds, extra)
+    else:
+        report = build_report(
+            run_id=run_id,
+            status=status,
+            stopped_because=stopped_because,
+            history=History(),
+            best=None,
+            wall_seconds=wall_seconds,
+            selection_metric=config.evaluation.selection_metric,
+            extra={"proposer": proposer_name(config), "baseline": None, **extra},
+        )
+    layout.write_report(report, render_markdown(report))
+    return report
+
+
+def finish_run(
+    engine: CycleEngine | None,
+    config: RunConfig,
+    layout: RunDirectory,
+    events: EventLog,
+    status: str,
+    stopped_because: str | None,
+    wall_seconds: float,
+    run_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write the report, emit ``run_end`` and close the event log; returns the report."""
+    report = write_report(
+        engine, config, layout, status, stopped_because, wall_seconds, run_id, extra
+    )
+    events.emit("run_end", status=status, stopped_because=stopped_because, run_dir=layout.root)
+    events.close()
+    return report

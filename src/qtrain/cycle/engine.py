@@ -1,0 +1,320 @@
+"""The cycle core: plan a cycle from the run's recorded state, conclude it from its records.
+
+Both runners drive this one engine. The in-process agent plans, trains the trials and
+concludes, in a loop; each pipeline step builds the engine from the state folder, does its
+one part and writes the state back. The engine does no model, data or file work itself:
+the event sink, the history (which may persist itself) and the checkpoint store are passed
+in, so events, trial records, the incumbent, pointers and the stop decision are made here
+and only here.
+
+A cycle is a sequence of steps, each resumable from what was recorded before it:
+
+    plan()  ->  begin(plan)  ->  trial_started / trial_finished (per trial)  ->  conclude()
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from qtrain.config.schema import RunConfig
+from qtrain.cycle.early_stopping import EarlyStopping, StopDecision
+from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan
+from qtrain.cycle.report import build_report
+from qtrain.cycle.selection import IncumbentSelector
+from qtrain.cycle.state import RunState
+from qtrain.errors import QtrainError
+from qtrain.events import EventLog
+from qtrain.history import History, TrialRecord
+from qtrain.hpo.proposer import Proposal, Proposer
+
+if TYPE_CHECKING:
+    from qtrain.checkpoints.store import CheckpointStore
+
+
+class CycleEngine:
+    """The loop's decisions for one run, restored from its recorded history.
+
+    Args:
+        config: The run's config.
+        baseline: The base model's metrics (what cycle 1's trials are measured against).
+        history: The trials recorded so far; their cycles are replayed (incumbent, early
+            stopping, proposals to reuse) without events or store changes. Later trials are
+            added to it (and to its file, if it has one).
+        events: Where events go (default: nowhere).
+        store: The checkpoint store whose pointers and retention the engine manages
+            (default: none, e.g. a pipeline step that only decides).
+        proposer: The proposer to ask (default: the one ``quantum.solver_type`` names,
+            built on the first :meth:`plan`, so only a planning step needs its credentials).
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        baseline: dict[str, float],
+        history: History | None = None,
+        *,
+        events: EventLog | None = None,
+        store: CheckpointStore | None = None,
+        proposer: Proposer | None = None,
+    ) -> None:
+        from qtrain.checkpoints.retention import RetentionPolicy
+
+        self.config = config
+        self.baseline = dict(baseline)
+        self.history = history if history is not None else History()
+        self.events = events if events is not None else EventLog(None)
+        self.store = store
+        self.selector = IncumbentSelector(
+            config.evaluation.selection_metric, config.selection_direction
+        )
+        stopping = config.early_stopping
+        self.early_stopping = EarlyStopping(
+            patience=stopping.patience,
+            min_delta=stopping.min_delta,
+            max_cycles=stopping.max_cycles,
+            target=stopping.target,
+            direction=config.selection_direction,
+        )
+        self.retention = RetentionPolicy(keep_last=config.storage.keep_last)
+        self.cycle = 0
+        self.incumbent: TrialRecord | None = None
+        self.decision = StopDecision(False)
+        self._proposer = proposer
+        self._last_proposals: list[Proposal] = []
+        self._replay(self.history.records)
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def start_checkpoint(self) -> str | None:
+        """The checkpoint the next cycle's trials start from (None: the base model)."""
+        return self.incumbent.checkpoint if self.incumbent else None
+
+    @property
+    def proposer(self) -> Proposer:
+        """The proposer, built on first use."""
+        if self._proposer is None:
+            from qtrain.hpo import make_proposer
+
+            self._proposer = make_proposer(
+                self.config, objective=self.objective, incumbent=lambda: self.incumbent
+            )
+        return self._proposer
+
+    @property
+    def proposer_name(self) -> str:
+        """The name reports give the proposer: fixed, random, optuna-tpe or qubo-SOLVER."""
+        if self._proposer is not None:
+            return self._proposer.name
+        from qtrain.hpo import proposer_name
+
+        return proposer_name(self.config)
+
+    def run_state(self, run_id: str, started: float) -> RunState:
+        """The recorded state after the last concluded cycle."""
+        return RunState(
+            run_id=run_id,
+            baseline=self.baseline,
+            started=started,
+            cycle=self.cycle,
+            incumbent=self.start_checkpoint,
+            stop=self.decision.stop,
+            stop_reason=self.decision.reason,
+        )
+
+    def objective(self, record: TrialRecord) -> float:
+        """What the optimizer minimises for a finished trial.
+
+        Trials start from different checkpoints in different cycles, so the raw metric
+        mostly says how late the trial ran. The objective is the change the trial made to
+        the checkpoint it started from: ``log(after / before)`` for a loss, ``before -
+        after`` for a score; within a cycle (same start) it ranks trials like the metric.
+        """
+        metric = self.selector.metric
+        before = self._start_metrics(record.start_checkpoint).get(metric)
+        after = record.metrics.get(metric, float("nan"))
+        if before is None:
+            return after if self.selector.direction == "min" else -after
+        if self.selector.direction == "min":
+            return math.log(max(after, 1e-12) / max(before, 1e-12))
+        return before - after
+
+    # -- a cycle's steps -----------------------------------------------------------------
+    def propose(self, history: list[TrialRecord] | None = None) -> list[Proposal]:
+        """The next cycle's k hyperparameter sets (``history``: what the proposer is told).
+
+        Every ``quantum.optimization_frequency`` cycles the proposer is asked again; in
+        between, the previous proposals are reused.
+        """
+        cycle = self.cycle + 1
+        k = self.config.training.trials_per_cycle
+        frequency = self.config.quantum.optimization_frequency
+        if self._last_proposals and (cycle - 1) % frequency != 0:
+            return [
+                Proposal(dict(p.params), {**p.metadata, "reused": True})
+                for p in self._last_proposals
+            ]
+        start = time.perf_counter()
+        told = self.history.records if history is None else history
+        proposals = self.proposer.propose(k, told, cycle)
+        elapsed = time.perf_counter() - start
+        for p in proposals:
+            p.metadata.setdefault("propose_seconds", round(elapsed, 4))
+        self._last_proposals = proposals
+        return proposals
+
+    def plan(self) -> CyclePlan:
+        """Plan the next cycle: its trials, from the incumbent, run-scoped values kept fixed."""
+        cycle, start = self.cycle + 1, self.start_checkpoint
+        steps = self.config.training.steps_per_cycle
+        trials = [
+            TrialPlan(cycle, index, p.params, p.metadata, start, steps)
+            for index, p in enumerate(self._keep_run_scoped(self.propose()))
+        ]
+        return CyclePlan(cycle, start, trials)
+
+    def begin(self, plan: CyclePlan) -> None:
+        """Announce a planned cycle: ``cycle_start`` and ``proposals`` events."""
+        self.events.emit("cycle_start", cycle=plan.cycle, incumbent=plan.start_checkpoint)
+        self.events.emit(
+            "proposals",
+            cycle=plan.cycle,
+            proposals=[{"params": t.params, "metadata": t.metadata} for t in plan.trials],
+        )
+
+    def trial_started(self, trial: TrialPlan) -> None:
+        """Announce that ``trial`` starts training."""
+        self.events.emit(
+            "trial_start",
+            cycle=trial.cycle,
+            trial=trial.trial,
+            params=trial.params,
+            steps=trial.steps,
+            start_checkpoint=trial.start_checkpoint,
+        )
+
+    def trial_finished(self, record: TrialRecord) -> None:
+        """Record a finished (or failed) trial in the history and announce it."""
+        self.history.add(record)
+        if record.status == "failed":
+            self.events.emit(
+                "trial_failed", cycle=record.cycle, trial=record.trial, error=record.error
+            )
+        self.events.emit(
+            "trial_end",
+            cycle=record.cycle,
+            trial=record.trial,
+            checkpoint=record.checkpoint,
+            metrics=record.metrics,
+            train=record.train,
+        )
+
+    def cycle_best(self, trials: list[TrialRecord]) -> TrialRecord:
+        """The best completed trial of a cycle; a cycle whose every trial failed is an error."""
+        best = self.selector.best(trials)
+        if best is None:
+            errors = "; ".join(f"trial {t.trial}: {t.error}" for t in trials)
+            cycle = trials[0].cycle if trials else self.cycle + 1
+            raise QtrainError(f"every trial of cycle {cycle} failed ({errors})")
+        return best
+
+    def conclude(self, plan: CyclePlan, trials: list[TrialRecord]) -> CycleResult:
+        """Select the incumbent from the cycle's finished trials and decide whether to stop.
+
+        The trials must already be recorded (:meth:`trial_finished`). Moves the store's
+        pointers, applies retention and emits ``selection``, ``retention`` and ``cycle_end``.
+        """
+        cycle_best, improved, decision = self._decide(plan.cycle, trials)
+        store = self.store
+        if store is not None and improved:
+            store.set_pointer("incumbent", cycle_best.checkpoint)
+            store.set_pointer("best", cycle_best.checkpoint)
+        committed = [t.checkpoint for t in trials if t.checkpoint is not None]
+        if store is not None and committed:
+            store.set_pointer("latest", committed[-1])  # the newest committed trial
+        incumbent = self.incumbent
+        metric = self.selector.metric
+        self.events.emit(
+            "selection",
+            cycle=plan.cycle,
+            cycle_best=cycle_best.checkpoint,
+            incumbent=incumbent.checkpoint if incumbent else None,
+            metric=metric,
+            value=incumbent.metrics[metric] if incumbent else None,
+        )
+        if store is not None:
+            deleted = self.retention.apply(store)
+            if deleted:
+                self.events.emit("retention", deleted=deleted)
+        self.events.emit("cycle_end", cycle=plan.cycle, stop=decision.stop, reason=decision.reason)
+        return CycleResult(plan.cycle, trials, incumbent, decision, plan.proposals)
+
+    def report(
+        self,
+        run_id: str,
+        status: str,
+        stopped_because: str | None,
+        wall_seconds: float,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The run report (``report.json``'s content) as of now."""
+        return build_report(
+            run_id=run_id,
+            status=status,
+            stopped_because=stopped_because,
+            history=self.history,
+            best=self.incumbent,
+            wall_seconds=wall_seconds,
+            selection_metric=self.selector.metric,
+            extra={"proposer": self.proposer_name, "baseline": self.baseline, **(extra or {})},
+        )
+
+    # -- internals -----------------------------------------------------------------------
+    def _decide(
+        self, cycle: int, trials: list[TrialRecord]
+    ) -> tuple[TrialRecord, bool, StopDecision]:
+        """The cycle's best trial, whether it is the new incumbent, and the stop decision."""
+        if cycle != self.cycle + 1:
+            raise QtrainError(f"cycle {cycle} cannot follow cycle {self.cycle}")
+        cycle_best = self.cycle_best(trials)
+        improved = self.selector.better(cycle_best, self.incumbent)
+        if improved:
+            self.incumbent = cycle_best
+        self.decision = self.early_stopping.update(cycle_best.metrics[self.selector.metric])
+        self.cycle = cycle
+        return cycle_best, improved, self.decision
+
+    def _replay(self, records: list[TrialRecord]) -> None:
+        """Re-make the recorded cycles' decisions, without events or store changes.
+
+        The proposer is not asked: its proposals depend only on its seed and what it is
+        told (``AskTellOptimizer._rng``), so the next :meth:`plan` proposes what an
+        uninterrupted run would have.
+        """
+        for cycle in sorted({r.cycle for r in records}):
+            if cycle != self.cycle + 1:
+                raise QtrainError(f"history skips cycle {self.cycle + 1}: cannot replay it")
+            trials = sorted((r for r in records if r.cycle == cycle), key=lambda r: r.trial)
+            if (cycle - 1) % self.config.quantum.optimization_frequency == 0:
+                self._last_proposals = [Proposal(dict(r.params), dict(r.proposal)) for r in trials]
+            self._decide(cycle, trials)
+
+    def _keep_run_scoped(self, proposals: list[Proposal]) -> list[Proposal]:
+        """After cycle 1 the adapter's shape is fixed: run-scoped values follow the incumbent."""
+        if self.incumbent is None:
+            return proposals
+        run_scoped = {
+            n: self.incumbent.params[n]
+            for n, spec in self.config.search_space.items()
+            if spec.scope == "run" and n in self.incumbent.params
+        }
+        return [Proposal({**p.params, **run_scoped}, p.metadata) for p in proposals]
+
+    def _start_metrics(self, checkpoint: str | None) -> dict[str, float]:
+        if checkpoint is None:
+            return self.baseline
+        for record in self.history.records:
+            if record.checkpoint == checkpoint:
+                return record.metrics
+        return {}

@@ -1,0 +1,114 @@
+"""What a cycle is made of: the planned trials, and what concluding the cycle decided."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from qtrain.history import TrialRecord
+from qtrain.hpo.proposer import Proposal
+from qtrain.rundir import checkpoint_name
+
+if TYPE_CHECKING:
+    from qtrain.cycle.early_stopping import StopDecision
+    from qtrain.training.trial import TrialSpec
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """One trial to run: its hyperparameters, where it starts and how long it trains."""
+
+    cycle: int
+    trial: int
+    params: dict[str, Any]
+    metadata: dict[str, Any]
+    start_checkpoint: str | None
+    steps: int
+
+    @property
+    def name(self) -> str:
+        """The checkpoint name this trial commits (``c001-t00``)."""
+        return checkpoint_name(self.cycle, self.trial)
+
+    def spec(self) -> TrialSpec:
+        """What the trainer needs of this plan."""
+        from qtrain.training.trial import TrialSpec
+
+        return TrialSpec(self.cycle, self.trial, self.params, self.steps, self.start_checkpoint)
+
+    def failed_record(self, error: str) -> TrialRecord:
+        """The history record of this trial when it crashed (``error``: one line)."""
+        return TrialRecord(
+            cycle=self.cycle,
+            trial=self.trial,
+            params=self.params,
+            start_checkpoint=self.start_checkpoint,
+            checkpoint=None,
+            steps=0,
+            metrics={},
+            proposal=self.metadata,
+            status="failed",
+            error=error,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as plain JSON (a KFP parameter between the propose and train steps)."""
+        return {
+            "cycle": self.cycle,
+            "trial": self.trial,
+            "params": self.params,
+            "metadata": self.metadata,
+            "start_checkpoint": self.start_checkpoint,
+            "steps": self.steps,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialPlan:
+        """Read :meth:`to_dict`'s output back."""
+        return cls(
+            cycle=int(data["cycle"]),
+            trial=int(data["trial"]),
+            params=dict(data["params"]),
+            metadata=dict(data.get("metadata") or {}),
+            start_checkpoint=data.get("start_checkpoint"),
+            steps=int(data["steps"]),
+        )
+
+    @classmethod
+    def of_record(cls, record: TrialRecord, steps: int) -> TrialPlan:
+        """The plan a finished trial was run from."""
+        return cls(
+            record.cycle, record.trial, dict(record.params), dict(record.proposal),
+            record.start_checkpoint, steps,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CyclePlan:
+    """The trials of one cycle, all starting from the incumbent of the cycle before."""
+
+    cycle: int
+    start_checkpoint: str | None
+    trials: list[TrialPlan]
+
+    @property
+    def proposals(self) -> list[Proposal]:
+        """The trials' hyperparameters with how they were proposed."""
+        return [Proposal(dict(t.params), dict(t.metadata)) for t in self.trials]
+
+    @classmethod
+    def of_records(cls, records: list[TrialRecord], steps: int) -> CyclePlan:
+        """The plan a cycle's finished trials were run from (one cycle, in trial order)."""
+        trials = [TrialPlan.of_record(r, steps) for r in sorted(records, key=lambda r: r.trial)]
+        return cls(trials[0].cycle, trials[0].start_checkpoint, trials)
+
+
+@dataclass
+class CycleResult:
+    """What concluding one cycle decided."""
+
+    cycle: int
+    trials: list[TrialRecord]
+    incumbent: TrialRecord | None
+    decision: StopDecision
+    proposals: list[Proposal] = field(default_factory=list)
