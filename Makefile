@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 # torch is pinned to the CPU build first so nothing later can pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 EXTRAS ?= dev,tpe,kfp,azure
+LINTED := src tests scripts benchmarks components pipelines hatch_build.py
 
 .PHONY: setup setup-unsloth-cpu setup-azurite demo test test-fast lint format assets clean
 
@@ -34,19 +35,21 @@ demo: setup
 	$(BIN)/qtrain run
 
 test: setup setup-unsloth-cpu setup-azurite
-	$(BIN)/ruff check src tests scripts benchmarks components pipelines
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint:
-	$(BIN)/ruff check src tests scripts benchmarks components pipelines
-	$(BIN)/ruff format --check src tests scripts benchmarks components pipelines
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/lint-imports
 
 format:
-	$(BIN)/ruff format src tests scripts benchmarks components pipelines
-	$(BIN)/ruff check --fix src tests scripts benchmarks components pipelines
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 
 assets: setup
 	$(BIN)/python scripts/build_assets.py

@@ -15,9 +15,9 @@ from typing import Any
 
 from kfp import compiler, dsl, kubernetes
 
-from qtrain import __version__
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError
+from qtrain.version import __version__
 from qtrain_kfp.components import (
     early_stop_gate,
     evaluate,

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from qtrain.config import RunConfig, load_config
 from qtrain.errors import QtrainError
-
-__version__ = "0.1.0"
+from qtrain.version import __version__
 
 if TYPE_CHECKING:
     from qtrain.agent import QuantumTrainingAgent

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from qtrain import __version__
+from qtrain.version import __version__
 
 DEFAULT_REGISTRY = "ghcr.io/qtrain"
 BASE_IMAGE_NAME = "qtrain-base"

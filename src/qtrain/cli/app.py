@@ -12,7 +12,6 @@ import typer
 from rich.markup import escape
 
 from qtrain.cli.common import config_from_args, console, out
-from qtrain.cli.lazy_kfp import kfp_extra
 from qtrain.errors import QtrainError
 
 app = typer.Typer(
@@ -60,9 +59,9 @@ def run(
 
     config = config_from_args(args)
     if engine is Engine.kfp_local:
-        with kfp_extra("run --engine kfp-local"):
-            from qtrain_kfp.pipelines import local_run
-        report = local_run.run_kfp_local(config, quiet=quiet)
+        from qtrain.cli.kfp_commands import run_kfp_local
+
+        report = run_kfp_local(config, quiet=quiet)
     else:
         progress = RunProgress(
             console, config.early_stopping.max_cycles, config.training.trials_per_cycle
@@ -87,29 +86,6 @@ def run(
         f"steps in {report['wall_seconds']:.1f} s"
     )
     out.print(f"run directory: {report['run_dir']}", soft_wrap=True)
-
-
-@app.command(name="compile")
-def compile_(
-    args: Annotated[
-        list[str] | None,
-        typer.Argument(help="[CONFIG] [key=value ...]; CONFIG defaults to configs/tiny.yaml"),
-    ] = None,
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the pipeline YAML")
-    ] = Path("pipeline.yaml"),
-) -> None:
-    """Compile the config into the Kubeflow pipeline (KFP IR YAML), cycles unrolled."""
-    config = config_from_args(args)
-    with kfp_extra("compile"):
-        from qtrain_kfp.pipelines import training_pipeline
-    path = training_pipeline.compile_pipeline(config, output)
-    size_kb = path.stat().st_size / 1024
-    out.print(
-        f"pipeline written to {path} ({size_kb:.0f} KB, "
-        f"{config.early_stopping.max_cycles} cycles x {config.training.trials_per_cycle} trials)",
-        soft_wrap=True,
-    )
 
 
 @app.command()

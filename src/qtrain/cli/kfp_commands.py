@@ -1,4 +1,4 @@
-"""``qtrain submit`` and ``qtrain schedule``: run the pipeline on a Kubeflow Pipelines API.
+"""The Kubeflow commands: ``compile``, ``submit``, ``schedule`` and ``run --engine kfp-local``.
 
 kfp is imported only when one of these commands runs (through
 ``qtrain_kfp.pipelines.client``), so the rest of the CLI works without the ``kfp`` extra.
@@ -6,12 +6,14 @@ kfp is imported only when one of these commands runs (through
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from qtrain.cli.common import config_from_args, console, out
 from qtrain.cli.lazy_kfp import kfp_extra
+from qtrain.config import RunConfig
 
 _CONFIG_HELP = r"\[CONFIG] \[key=value ...]; CONFIG defaults to configs/tiny.yaml"
 Host = Annotated[
@@ -115,7 +117,37 @@ def schedule(
     out.print(f"details: {scheduled.url}", highlight=False, soft_wrap=True)
 
 
+def compile_(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="[CONFIG] [key=value ...]; CONFIG defaults to configs/tiny.yaml"),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the pipeline YAML")
+    ] = Path("pipeline.yaml"),
+) -> None:
+    """Compile the config into the Kubeflow pipeline (KFP IR YAML), cycles unrolled."""
+    config = config_from_args(args)
+    with kfp_extra("compile"):
+        from qtrain_kfp.pipelines import training_pipeline
+    path = training_pipeline.compile_pipeline(config, output)
+    size_kb = path.stat().st_size / 1024
+    out.print(
+        f"pipeline written to {path} ({size_kb:.0f} KB, "
+        f"{config.early_stopping.max_cycles} cycles x {config.training.trials_per_cycle} trials)",
+        soft_wrap=True,
+    )
+
+
+def run_kfp_local(config: RunConfig, quiet: bool) -> dict[str, Any]:
+    """``qtrain run --engine kfp-local``: the compiled pipeline run here; returns its report."""
+    with kfp_extra("run --engine kfp-local"):
+        from qtrain_kfp.pipelines import local_run
+    return local_run.run_kfp_local(config, quiet=quiet)
+
+
 def register_kfp_commands(app: typer.Typer) -> None:
-    """Add ``submit`` and ``schedule`` to the ``qtrain`` app."""
+    """Add ``compile``, ``submit`` and ``schedule`` to the ``qtrain`` app."""
+    app.command(name="compile")(compile_)
     app.command()(submit)
     app.command()(schedule)

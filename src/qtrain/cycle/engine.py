@@ -14,12 +14,12 @@ A cycle is a sequence of steps, each resumable from what was recorded before it:
 
 from __future__ import annotations
 
-import math
 import time
 from typing import TYPE_CHECKING, Any
 
 from qtrain.config.schema import RunConfig
 from qtrain.cycle.early_stopping import EarlyStopping, StopDecision
+from qtrain.cycle.objective import trial_objective
 from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan
 from qtrain.cycle.report import build_report
 from qtrain.cycle.selection import IncumbentSelector
@@ -124,21 +124,8 @@ class CycleEngine:
         )
 
     def objective(self, record: TrialRecord) -> float:
-        """What the optimizer minimises for a finished trial.
-
-        Trials start from different checkpoints in different cycles, so the raw metric
-        mostly says how late the trial ran. The objective is the change the trial made to
-        the checkpoint it started from: ``log(after / before)`` for a loss, ``before -
-        after`` for a score; within a cycle (same start) it ranks trials like the metric.
-        """
-        metric = self.selector.metric
-        before = self._start_metrics(record.start_checkpoint).get(metric)
-        after = record.metrics.get(metric, float("nan"))
-        if before is None:
-            return after if self.selector.direction == "min" else -after
-        if self.selector.direction == "min":
-            return math.log(max(after, 1e-12) / max(before, 1e-12))
-        return before - after
+        """What the optimizer minimises for a finished trial (see :func:`trial_objective`)."""
+        return trial_objective(record, self.history.records, self.baseline, self.selector)
 
     # -- a cycle's steps -----------------------------------------------------------------
     def propose(self, history: list[TrialRecord] | None = None) -> list[Proposal]:
@@ -310,11 +297,3 @@ class CycleEngine:
             if spec.scope == "run" and n in self.incumbent.params
         }
         return [Proposal({**p.params, **run_scoped}, p.metadata) for p in proposals]
-
-    def _start_metrics(self, checkpoint: str | None) -> dict[str, float]:
-        if checkpoint is None:
-            return self.baseline
-        for record in self.history.records:
-            if record.checkpoint == checkpoint:
-                return record.metrics
-        return {}
