@@ -144,7 +144,7 @@ def _record_failure(
     config: RunConfig, run_dir: RunDirectory, outputs: Path, exc: Exception, seconds: float
 ) -> dict[str, Any]:
     """Write what the failed run got to (latest state) and a failed report, then raise."""
-    from qtrain.cycle.closing import write_report
+    from qtrain.cycle.closing import RunOutcome, write_report
     from qtrain.steps.state import restore_engine
 
     reason = _ANSI.sub("", one_line(exc))  # kfp.local colours its messages
@@ -167,15 +167,8 @@ def _record_failure(
             shutil.copy2(src, dst)
         try:
             engine = restore_engine(config, latest.root)
-            report = write_report(
-                engine,
-                config,
-                run_dir,
-                "failed",
-                reason,
-                seconds,
-                extra={"exports": {}, "data": None},
-            )
+            outcome = RunOutcome("failed", reason, seconds, extra={"exports": {}, "data": None})
+            report = write_report(engine, config, run_dir, outcome)
         except Exception as replay_error:  # the report must be written whatever the state
             report["report_error"] = one_line(replay_error)
     report["engine"] = "kfp-local"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from qtrain.config.schema import RunConfig
 from qtrain.cycle import CycleEngine, CycleResult, IncumbentSelector, TrialPlan
-from qtrain.cycle.closing import export_incumbent, finish_run
+from qtrain.cycle.closing import RunOutcome, export_incumbent, finish_run
 from qtrain.errors import QtrainError, one_line
 from qtrain.events import EventLog, Listener
 from qtrain.history import History, TrialRecord
@@ -180,16 +180,13 @@ class QuantumTrainingAgent:
             raise
         finally:
             if self.run_dir is not None and self.events is not None:  # somewhere to report
-                report = finish_run(
-                    self.engine,
-                    self.config,
-                    self.run_dir,
-                    self.events,
+                outcome = RunOutcome(
                     status,
                     self.stopped_because,
                     time.perf_counter() - self._started,
                     extra={"exports": exports, "data": self.data.report if self.data else None},
                 )
+                report = finish_run(self.engine, self.config, self.run_dir, self.events, outcome)
         return report
 
     # -- helpers -------------------------------------------------------------------------

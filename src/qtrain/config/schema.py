@@ -7,13 +7,32 @@ pipeline parameters and tests. Unknown keys are rejected everywhere.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from qtrain.config.azure_quantum import AzureQuantumConfig
+from qtrain import names
 from qtrain.config.azure_storage import AzureBlobStorageFields
 from qtrain.config.kubeflow import KubeflowConfig
+from qtrain.config.quantum import QuantumConfig
+from qtrain.config.search_space import TUNABLE_PARAMETERS, ParameterSpec, check_search_space
+from qtrain.errors import ConfigError
+
+__all__ = [
+    "METRIC_DIRECTIONS",
+    "TUNABLE_PARAMETERS",
+    "DataConfig",
+    "EarlyStoppingConfig",
+    "EvaluationConfig",
+    "LoraConfig",
+    "ModelConfig",
+    "ParameterSpec",
+    "QuantumConfig",
+    "RunConfig",
+    "RuntimeConfig",
+    "StorageConfig",
+    "TrainingConfig",
+]
 
 METRIC_DIRECTIONS: dict[str, Literal["min", "max"]] = {
     "eval_loss": "min",
@@ -126,63 +145,6 @@ class EvaluationConfig(_Section):
     num_samples_saved: int = Field(8, ge=0)
 
 
-class ParameterSpec(_Section):
-    """One searchable hyperparameter: discrete levels, a default, and a scope."""
-
-    values: list[Any] = Field(min_length=1)
-    default: Any = None
-    scope: Literal["cycle", "run"] = "cycle"
-
-    @model_validator(mode="after")
-    def _default_is_a_level(self) -> ParameterSpec:
-        if self.default is None:
-            object.__setattr__(self, "default", self.values[0])
-        elif self.default not in self.values:
-            raise ValueError(f"default {self.default!r} is not one of values {self.values!r}")
-        return self
-
-
-class QuantumConfig(_Section):
-    """How the next hyperparameters are proposed (the QUBO optimizer or a baseline)."""
-
-    solver_type: Literal[
-        "sa", "tabu", "exact", "qaoa-sim", "azure", "fixed", "random", "optuna-tpe"
-    ] = Field(
-        "fixed",
-        description="A QUBO solver (sa, tabu, exact, qaoa-sim, azure) drives the QUBO "
-        "optimizer; fixed, random and optuna-tpe are baselines",
-    )
-    surrogate: Literal["fm", "bocs"] = Field(
-        "fm",
-        description="fm = factorization machine (FMQA); bocs = Bayesian quadratic "
-        "regression with Thompson sampling",
-    )
-    fallback: list[Literal["sa", "tabu", "exact", "qaoa-sim", "azure"]] = Field(
-        default_factory=lambda: ["sa"],
-        description="Solvers tried in order when solver_type fails, times out or is too small",
-    )
-    optimization_frequency: int = Field(1, ge=1, description="Re-optimize every N cycles")
-    qubo_size_limit: int = Field(256, ge=2)
-    num_reads: int = Field(64, ge=1)
-    timeout_s: float | None = Field(60.0, gt=0)
-    initial_design: int | None = Field(
-        None, ge=1, description="Results needed before the surrogate is used (default: auto)"
-    )
-    encoding: Literal["auto", "onehot", "domain_wall"] = "auto"
-    exploit_incumbent: bool = Field(
-        True, description="With >= 2 trials per cycle, one repeats the incumbent's settings"
-    )
-    solver_options: dict[str, dict[str, Any]] = Field(
-        default_factory=dict,
-        description="Per-solver constructor options, e.g. {qaoa-sim: {max_variables: 16}}",
-    )
-    azure: AzureQuantumConfig = Field(
-        default_factory=AzureQuantumConfig,
-        description="The azure solver: workspace, target, shots, QAOA layers, time limits",
-    )
-    seed: int = 0
-
-
 class EarlyStoppingConfig(_Section):
     """When the cycle loop ends."""
 
@@ -227,11 +189,8 @@ class RunConfig(_Section):
 
     @model_validator(mode="after")
     def _metrics_exist(self) -> RunConfig:
-        from qtrain.errors import ConfigError
-        from qtrain.evaluation.metrics import get_metric
-
         try:
-            get_metric(self.evaluation.metric)  # unknown names fail here, not after loading
+            names.check_metric_name(self.evaluation.metric)  # fail here, not after loading
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
         selection = self.evaluation.selection_metric
@@ -245,20 +204,7 @@ class RunConfig(_Section):
     @field_validator("search_space")
     @classmethod
     def _known_parameters(cls, space: dict[str, ParameterSpec]) -> dict[str, ParameterSpec]:
-        import difflib
-
-        for name, spec in space.items():
-            if name not in TUNABLE_PARAMETERS:
-                close = difflib.get_close_matches(name, TUNABLE_PARAMETERS, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise ValueError(
-                    f"'{name}' is not a tunable parameter{hint}; "
-                    f"choose from {', '.join(TUNABLE_PARAMETERS)}"
-                )
-            if TUNABLE_PARAMETERS[name] == "run" and spec.scope == "cycle":
-                raise ValueError(f"'{name}' is fixed once training starts: its scope must be 'run'")
-            for i, value in enumerate(spec.values):
-                _check_level(name, i, value)
+        check_search_space(space, RunConfig)
         return space
 
     @model_validator(mode="after")
@@ -278,35 +224,3 @@ class RunConfig(_Section):
     def output_path(self) -> Path:
         """The folder under which run directories are created."""
         return Path(self.runtime.output_dir)
-
-
-def _check_level(name: str, index: int, value: Any) -> None:
-    """Validate one search-space level against the config field it will set."""
-    from pydantic import ValidationError
-
-    *sections, field = name.split(".")
-    model: type[BaseModel] = RunConfig
-    for section in sections:
-        model = model.model_fields[section].annotation  # type: ignore[assignment]
-    try:
-        model.model_validate({field: value})
-    except ValidationError as exc:
-        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise ValueError(f"'{name}' level {index} ({value!r}): {reason}") from None
-
-
-#: Hyperparameters a search space may tune, as dotted config paths, with their natural scope:
-#: ``cycle`` may change between cycles of one run, ``run`` is fixed once chosen.
-TUNABLE_PARAMETERS: dict[str, Literal["cycle", "run"]] = {
-    "training.learning_rate": "cycle",
-    "training.weight_decay": "cycle",
-    "training.warmup_ratio": "cycle",
-    "training.lr_scheduler": "cycle",
-    "training.batch_size": "cycle",
-    "training.gradient_accumulation_steps": "cycle",
-    "training.max_grad_norm": "cycle",
-    "model.lora.r": "run",
-    "model.lora.alpha": "run",
-    "model.lora.dropout": "run",
-    "model.lora.target_modules": "run",
-}

@@ -7,6 +7,7 @@ calls them on the run directory it assembles; ``--engine kfp-local`` calls
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,33 +35,42 @@ def export_incumbent(
     return exports
 
 
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: ``status`` (completed, failed, interrupted), why, and how long it took.
+
+    ``run_id`` defaults to the run directory's name; ``extra`` adds report fields
+    (``exports``, ``data``).
+    """
+
+    status: str
+    stopped_because: str | None
+    wall_seconds: float
+    run_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 def write_report(
-    engine: CycleEngine | None,
-    config: RunConfig,
-    layout: RunDirectory,
-    status: str,
-    stopped_because: str | None,
-    wall_seconds: float,
-    run_id: str | None = None,
-    extra: dict[str, Any] | None = None,
+    engine: CycleEngine | None, config: RunConfig, layout: RunDirectory, outcome: RunOutcome
 ) -> dict[str, Any]:
     """Write ``report.json`` and ``report.md``; returns the report.
 
     ``engine`` is None when the run failed before it had one (say, the model did not load):
     the report then has no cycles.
     """
-    run_id = run_id or layout.run_id
-    extra = {"run_dir": str(layout.root), **(extra or {})}
+    run_id = outcome.run_id or layout.run_id
+    extra = {"run_dir": str(layout.root), **outcome.extra}
+    status, reason, seconds = outcome.status, outcome.stopped_because, outcome.wall_seconds
     if engine is not None:
-        report = engine.report(run_id, status, stopped_because, wall_seconds, extra)
+        report = engine.report(run_id, status, reason, seconds, extra)
     else:
         report = build_report(
             run_id=run_id,
             status=status,
-            stopped_because=stopped_because,
+            stopped_because=reason,
             history=History(),
             best=None,
-            wall_seconds=wall_seconds,
+            wall_seconds=seconds,
             selection_metric=config.evaluation.selection_metric,
             extra={"proposer": proposer_name(config), "baseline": None, **extra},
         )
@@ -73,16 +83,15 @@ def finish_run(
     config: RunConfig,
     layout: RunDirectory,
     events: EventLog,
-    status: str,
-    stopped_because: str | None,
-    wall_seconds: float,
-    run_id: str | None = None,
-    extra: dict[str, Any] | None = None,
+    outcome: RunOutcome,
 ) -> dict[str, Any]:
     """Write the report, emit ``run_end`` and close the event log; returns the report."""
-    report = write_report(
-        engine, config, layout, status, stopped_because, wall_seconds, run_id, extra
+    report = write_report(engine, config, layout, outcome)
+    events.emit(
+        "run_end",
+        status=outcome.status,
+        stopped_because=outcome.stopped_because,
+        run_dir=layout.root,
     )
-    events.emit("run_end", status=status, stopped_because=stopped_because, run_dir=layout.root)
     events.close()
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from qtrain.errors import ConfigError
+from qtrain import names
 
 #: A task metric maps (predictions, references) to a score in [0, 1]; higher is better.
 TaskMetric = Callable[[Sequence[str], Sequence[str]], float]
@@ -13,10 +13,14 @@ _REGISTRY: dict[str, TaskMetric] = {}
 
 
 def register_metric(name: str) -> Callable[[TaskMetric], TaskMetric]:
-    """Decorator that makes a task metric selectable as ``evaluation.metric: NAME``."""
+    """Decorator that makes a task metric selectable as ``evaluation.metric: NAME``.
+
+    The name is recorded in :mod:`qtrain.names`, which the config validates against.
+    """
 
     def decorator(fn: TaskMetric) -> TaskMetric:
         _REGISTRY[name] = fn
+        names.add_metric_name(name)
         return fn
 
     return decorator
@@ -24,10 +28,7 @@ def register_metric(name: str) -> Callable[[TaskMetric], TaskMetric]:
 
 def get_metric(name: str) -> TaskMetric:
     """Look a task metric up by name, with a one-line error listing the choices."""
-    if name not in _REGISTRY:
-        raise ConfigError(
-            f"evaluation.metric '{name}' is unknown: choose from " + ", ".join(sorted(_REGISTRY))
-        )
+    names.check_metric_name(name)
     return _REGISTRY[name]
 
 

@@ -1,4 +1,7 @@
-"""Ask/tell optimizers (QUBO, random, TPE) as the agent's per-cycle proposer."""
+"""Ask/tell optimizers (QUBO, random, TPE) as the agent's per-cycle proposer.
+
+``qtrain.hpo.proposers`` builds them by name.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from qtrain.config.schema import RunConfig
 from qtrain.history import TrialRecord
 from qtrain.hpo.proposer import Proposal
 from qtrain.hpo.space import SearchSpace
@@ -71,66 +73,3 @@ class OptimizerProposer:
         for p in proposals:
             p.metadata["proposer"] = self.name
         return proposals
-
-
-def make_optimizer(config: RunConfig) -> tuple[str, Any, SearchSpace]:
-    """The ask/tell optimizer named by ``quantum.solver_type`` over ``search_space``."""
-    from qtrain.hpo.baselines import RandomSearch, TPESearch
-    from qtrain.hpo.optimizer import QuboOptimizer
-
-    q = config.quantum
-    space = SearchSpace.from_config(config.search_space)
-    if q.solver_type == "random":
-        return "random", RandomSearch(space, seed=q.seed), space
-    if q.solver_type == "optuna-tpe":
-        # TPE leaves random start-up after as many results as the QUBO optimizer's design.
-        startup = q.initial_design or max(2, min(10, len(space) + 1))
-        return "optuna-tpe", TPESearch(space, seed=q.seed, n_startup_trials=startup), space
-    solver_options = {name: dict(options) for name, options in q.solver_options.items()}
-    uses_azure = "azure" in (q.solver_type, *q.fallback)
-    if uses_azure:
-        solver_options["azure"] = {
-            **azure_solver_options(config),
-            **solver_options.get("azure", {}),
-        }
-    optimizer = QuboOptimizer(
-        space,
-        solver=q.solver_type,
-        seed=q.seed,
-        surrogate=q.surrogate,
-        n_initial=q.initial_design,
-        num_reads=q.num_reads,
-        fallback=tuple(q.fallback),
-        solver_options=solver_options,
-        timeout_s=_chain_timeout(config, uses_azure),
-        qubo_size_limit=q.qubo_size_limit,
-        encoding=q.encoding,
-    )
-    if uses_azure:
-        # Build the chain now: missing Azure settings or credentials fail at start-up, as one
-        # line, instead of sending every cycle to the fallback.
-        _ = optimizer.sampler
-    return f"qubo-{q.solver_type}", optimizer, space
-
-
-def _chain_timeout(config: RunConfig, uses_azure: bool) -> float | None:
-    """``quantum.timeout_s``; left unset with azure in the chain, azure's own limits apply.
-
-    The default 60 s suits the classical solvers; an Azure job may queue longer, and the
-    azure solver bounds itself (``submit_timeout_s``, ``timeout_s``). A ``quantum.timeout_s``
-    given explicitly still applies to every solver of the chain.
-    """
-    q = config.quantum
-    if uses_azure and "timeout_s" not in q.model_fields_set:
-        return None
-    return q.timeout_s
-
-
-def azure_solver_options(config: RunConfig) -> dict[str, Any]:
-    """``quantum.azure`` as the ``azure`` solver's options (job state under the output dir)."""
-    azure = config.quantum.azure
-    options = azure.model_dump(exclude_none=True, exclude={"storage"})
-    if azure.storage is not None:
-        options["storage"] = azure.storage.get_secret_value()
-    options.setdefault("state_dir", str(config.output_path() / "azure-jobs"))
-    return options

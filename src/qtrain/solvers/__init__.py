@@ -1,4 +1,5 @@
-"""QUBO solvers behind the dimod ``Sampler`` interface, plus tracking and fallback composites.
+"""QUBO solvers behind the dimod ``Sampler`` interface, plus composites (tracking, time limit,
+fallback) that wrap them.
 
     >>> from qtrain.solvers import build_solver
     >>> solver = build_solver(["tabu", "sa"], timeout_s=30)
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from qtrain.solvers.base import QtrainSampler
 from qtrain.solvers.classical import SimulatedAnnealingSampler, TabuSampler
-from qtrain.solvers.composites import FallbackComposite, TrackingComposite
+from qtrain.solvers.composites import FallbackComposite, TimeLimitComposite, TrackingComposite
 from qtrain.solvers.errors import SolverError, SolverSizeError, SolverTimeoutError
 from qtrain.solvers.exact import ExactSampler
 from qtrain.solvers.qaoa import QaoaSimSampler
@@ -38,6 +39,7 @@ __all__ = [
     "SolverSizeError",
     "SolverTimeoutError",
     "TabuSampler",
+    "TimeLimitComposite",
     "TrackingComposite",
     "available_solvers",
     "build_solver",

@@ -14,19 +14,20 @@ from typing import Any
 
 import dimod
 
+from qtrain import names
 from qtrain.errors import ConfigError
 from qtrain.solvers._params import suggest
 from qtrain.solvers.classical import SimulatedAnnealingSampler, TabuSampler
-from qtrain.solvers.composites import FallbackComposite
+from qtrain.solvers.composites import FallbackComposite, TimeLimitComposite, TrackingComposite
 from qtrain.solvers.exact import ExactSampler
 from qtrain.solvers.qaoa import QaoaSimSampler
 
 SolverFactory = Callable[..., dimod.Sampler]
 
 #: The solvers that ship with qtrain (``available_solvers()`` adds registered ones).
-SOLVER_NAMES: tuple[str, ...] = ("exact", "sa", "tabu", "qaoa-sim", "azure")
+SOLVER_NAMES: tuple[str, ...] = names.BUILTIN_SOLVERS
 
-ENTRY_POINT_GROUP = "qtrain.solvers"
+ENTRY_POINT_GROUP = names.SOLVER_ENTRY_POINT_GROUP
 
 
 def _azure(**options: Any) -> dimod.Sampler:
@@ -59,9 +60,12 @@ def register_solver(name: str, factory: SolverFactory, *, replace: bool = False)
         raise ValueError(f"solver name must be a non-empty string without commas, got {name!r}")
     if not callable(factory):
         raise TypeError(f"solver factory for {name!r} must be callable, got {factory!r}")
+    if name in names.BASELINE_PROPOSERS:
+        raise ValueError(f"solver name {name!r} is taken by a baseline proposer")
     if name in _FACTORIES and not replace and _FACTORIES[name] is not factory:
         raise ValueError(f"solver {name!r} is already registered (pass replace=True)")
     _FACTORIES[name] = factory
+    names.add_solver_name(name)
 
 
 def unregister_solver(name: str) -> None:
@@ -69,6 +73,7 @@ def unregister_solver(name: str) -> None:
     if name in SOLVER_NAMES:
         raise ValueError(f"built-in solver {name!r} cannot be unregistered")
     _FACTORIES.pop(name, None)
+    names.remove_solver_name(name)
 
 
 def _load_entry_points() -> None:
@@ -78,7 +83,7 @@ def _load_entry_points() -> None:
         return
     _entry_points_loaded = True
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.name not in _FACTORIES:
+        if entry.name not in _FACTORIES and entry.name in names.solver_names():
             _FACTORIES[entry.name] = _lazy(entry.load)
 
 
@@ -92,9 +97,8 @@ def _lazy(load: Callable[[], SolverFactory]) -> SolverFactory:
 
 
 def available_solvers() -> list[str]:
-    """Every solver name ``make_sampler`` accepts, built-ins first."""
-    _load_entry_points()
-    return list(SOLVER_NAMES) + sorted(set(_FACTORIES) - set(SOLVER_NAMES))
+    """Every solver name ``make_sampler`` accepts, built-ins first (see ``qtrain.names``)."""
+    return list(names.solver_names())
 
 
 def make_sampler(name: str, **options: Any) -> dimod.Sampler:
@@ -103,6 +107,7 @@ def make_sampler(name: str, **options: Any) -> dimod.Sampler:
     Raises:
         ConfigError: ``name`` is not a registered solver, or an option is not accepted.
     """
+    _load_entry_points()
     choices = available_solvers()
     if name not in _FACTORIES:
         raise ConfigError(
@@ -119,32 +124,41 @@ def make_sampler(name: str, **options: Any) -> dimod.Sampler:
 
 def parse_chain(chain: list[str] | tuple[str, ...] | str) -> list[str]:
     """``"azure,sa"`` or ``["azure", "sa"]`` -> ``["azure", "sa"]`` (names stripped)."""
-    names = chain.split(",") if isinstance(chain, str) else list(chain)
-    names = [str(name).strip() for name in names]
-    if not names or not all(names):
+    parts = chain.split(",") if isinstance(chain, str) else list(chain)
+    parts = [str(part).strip() for part in parts]
+    if not parts or not all(parts):
         raise ConfigError(f"solver chain {chain!r} must name at least one solver, without blanks")
-    return names
+    return parts
 
 
 def build_solver(
     chain: list[str] | str,
     timeout_s: float | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
-) -> FallbackComposite:
-    """A :class:`FallbackComposite` over ``chain`` (one name gives a one-element chain).
+) -> TrackingComposite:
+    """The solver for ``chain``: ``Tracking(Fallback([TimeLimit(child), ...]))``.
+
+    One name gives a one-element chain. The sample set's ``info`` has ``solver`` (who
+    answered), ``fallback`` (the failures before it, empty if none) and ``solve_seconds``
+    (the whole call, failed attempts included); ``properties`` has ``chain``.
 
     Args:
         chain: Solver names in the order to try, as a list or ``"azure,sa"``.
         timeout_s: Seconds to wait for each solver; None = no limit.
         options: Constructor options per solver name, e.g. ``{"qaoa-sim": {"max_variables": 16}}``.
     """
-    names = parse_chain(chain)
+    chain_names = parse_chain(chain)
     options = dict(options or {})
-    stray = sorted(set(options) - set(names))
+    stray = sorted(set(options) - set(chain_names))
     if stray:
         raise ConfigError(
             f"solver options given for {', '.join(map(repr, stray))}, which is not in the "
-            f"chain {', '.join(names)}"
+            f"chain {', '.join(chain_names)}"
         )
-    children = [(name, make_sampler(name, **dict(options.get(name, {})))) for name in names]
-    return FallbackComposite(children, timeout_s=timeout_s)
+    children = []
+    for name in chain_names:
+        sampler = make_sampler(name, **dict(options.get(name, {})))
+        if timeout_s is not None:
+            sampler = TimeLimitComposite(sampler, timeout_s)
+        children.append((name, sampler))
+    return TrackingComposite(FallbackComposite(children))

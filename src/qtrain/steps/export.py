@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qtrain.config.schema import RunConfig
-from qtrain.cycle.closing import export_incumbent, finish_run
+from qtrain.cycle.closing import RunOutcome, export_incumbent, finish_run
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
 from qtrain.rundir import RunDirectory, StateFolder, TrialFolder
@@ -56,11 +56,11 @@ def export_run(
             store.set_pointer(pointer, name)
         # from the local input the store was just given: no re-read (or download) of it
         exports = export_incumbent(incumbent_dir, name, layout, ModelSession(config), events)
-    report = finish_run(
-        engine, config, layout, events, "completed", state.stop_reason,
-        time.time() - state.started, run_id=state.run_id,
+    outcome = RunOutcome(
+        "completed", state.stop_reason, time.time() - state.started, run_id=state.run_id,
         extra={"exports": exports, "data": load_prepared(data_dir).report},
     )  # fmt: skip
+    report = finish_run(engine, config, layout, events, outcome)
     if config.kubeflow.runs_pvc:
         publish_run(run_dir, config, state.run_id)
     return report

@@ -1,4 +1,4 @@
-"""FallbackComposite, TrackingComposite, build_solver and the solver registry."""
+"""FallbackComposite, TimeLimitComposite, TrackingComposite, build_solver and the registry."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from qtrain.errors import ConfigError
 from qtrain.solvers import (
     FallbackComposite,
     SolverError,
+    SolverTimeoutError,
+    TimeLimitComposite,
     TrackingComposite,
     available_solvers,
     build_solver,
@@ -100,7 +102,7 @@ GROUND = dimod.ExactSolver().sample(BQM).first.energy
     ids=["raises", "empty", "too-large"],
 )
 def test_next_solver_answers_when_first_fails(first: dimod.Sampler, reason: str) -> None:
-    chain = FallbackComposite([("first", first), ("sa", make_sampler("sa"))])
+    chain = TrackingComposite(FallbackComposite([("first", first), ("sa", make_sampler("sa"))]))
     sampleset = chain.sample(BQM, num_reads=5, seed=0)
     assert sampleset.info["solver"] == "sa"
     [failure] = sampleset.info["fallback"]
@@ -113,7 +115,10 @@ def test_next_solver_answers_when_first_fails(first: dimod.Sampler, reason: str)
 
 def test_timeout_moves_on(sleeper: Sleeper) -> None:
     # The next child is exact on 6 variables (milliseconds), so 1 s is ample even under load.
-    chain = FallbackComposite([("slow", sleeper), ("exact", make_sampler("exact"))], timeout_s=1)
+    children = [("slow", sleeper), ("exact", make_sampler("exact"))]
+    chain = TrackingComposite(
+        FallbackComposite([(name, TimeLimitComposite(child, 1)) for name, child in children])
+    )
     sampleset = chain.sample(BQM, seed=0)
     assert sampleset.info["solver"] == "exact"
     assert sampleset.info["fallback"] == [
@@ -123,13 +128,48 @@ def test_timeout_moves_on(sleeper: Sleeper) -> None:
 
 
 def test_all_failing_lists_every_reason(sleeper: Sleeper) -> None:
-    chain = FallbackComposite([("a", Broken()), ("b", Empty()), ("c", sleeper)], timeout_s=0.1)
+    children = [("a", Broken()), ("b", Empty()), ("c", sleeper)]
+    chain = FallbackComposite([(name, TimeLimitComposite(child, 0.1)) for name, child in children])
     with pytest.raises(SolverError) as caught:
         chain.sample(BQM)
     message = str(caught.value)
     assert "\n" not in message
     for part in ("a: RuntimeError: quota", "b: SolverError: returned no samples", "c: Solver"):
         assert part in message
+
+
+def test_time_limit_alone_raises_timeout_and_passes_answers_through(sleeper: Sleeper) -> None:
+    limited = TimeLimitComposite(sleeper, 0.05)
+    assert_sampler_api(limited)
+    assert_composite_api(limited)
+    assert limited.parameters == sleeper.parameters
+    assert limited.properties["timeout_s"] == 0.05
+    with pytest.raises(SolverTimeoutError, match=r"^no answer within timeout_s=0\.05 s$"):
+        limited.sample(BQM)
+    sampleset = TimeLimitComposite(make_sampler("exact"), 30).sample(BQM, seed=0)
+    assert sampleset.first.energy == pytest.approx(GROUND)
+    assert "solver" not in sampleset.info  # tracking is another composite's job
+
+
+def test_time_limit_reraises_the_childs_error_and_validates_timeout() -> None:
+    with pytest.raises(RuntimeError, match="quota exceeded"):
+        TimeLimitComposite(Broken(), 5).sample(BQM)
+    with pytest.raises(ConfigError, match="'tabu'.*'timeot'"):
+        TimeLimitComposite(make_sampler("tabu"), 5).sample(BQM, timeot=5)
+    for bad in (0, -1.0, None):
+        with pytest.raises(ConfigError, match="timeout_s must be a positive number"):
+            TimeLimitComposite(make_sampler("sa"), bad)
+
+
+def test_build_solver_stacks_one_concern_per_composite() -> None:
+    solver = build_solver("tabu,sa", timeout_s=10)
+    assert isinstance(solver, TrackingComposite)
+    [fallback] = solver.children
+    assert isinstance(fallback, FallbackComposite)
+    assert all(isinstance(child, TimeLimitComposite) for child in fallback.children)
+    assert solver.properties["child_properties"]["tabu"]["timeout_s"] == 10
+    untimed = build_solver("tabu,sa").child
+    assert not any(isinstance(child, TimeLimitComposite) for child in untimed.children)
 
 
 def test_parameters_are_filtered_per_child() -> None:

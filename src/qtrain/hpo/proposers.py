@@ -1,0 +1,153 @@
+"""Proposers by name: the one table from ``quantum.solver_type`` to a proposer.
+
+``fixed``, ``random`` and ``optuna-tpe`` have their own builders; every other name is a
+QUBO solver and gets the QUBO optimizer with that solver (proposer ``qubo-NAME``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from qtrain.config.schema import RunConfig
+from qtrain.history import TrialRecord
+from qtrain.hpo.baselines import RandomSearch, TPESearch
+from qtrain.hpo.loop_proposer import Objective, OptimizerProposer
+from qtrain.hpo.optimizer import QuboOptimizer
+from qtrain.hpo.proposer import FixedProposer, Proposer
+from qtrain.hpo.space import SearchSpace
+
+#: Returns the incumbent trial (None before there is one).
+Incumbent = Callable[[], TrialRecord | None]
+
+#: Builds a proposer from the config, the objective and the incumbent getter.
+ProposerBuilder = Callable[[RunConfig, Objective, Incumbent], Proposer]
+
+
+def _fixed(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Proposer:
+    """The configured hyperparameters in every trial."""
+    return FixedProposer(config)
+
+
+def _random(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Proposer:
+    """Seeded random search over ``search_space``."""
+    space = SearchSpace.from_config(config.search_space)
+    optimizer = RandomSearch(space, seed=config.quantum.seed)
+    return _ask_tell("random", optimizer, space, config, objective, incumbent)
+
+
+def _optuna_tpe(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Proposer:
+    """Optuna's TPE over ``search_space``."""
+    q = config.quantum
+    space = SearchSpace.from_config(config.search_space)
+    # TPE leaves random start-up after as many results as the QUBO optimizer's design.
+    startup = q.initial_design or max(2, min(10, len(space) + 1))
+    optimizer = TPESearch(space, seed=q.seed, n_startup_trials=startup)
+    return _ask_tell("optuna-tpe", optimizer, space, config, objective, incumbent)
+
+
+def _qubo(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Proposer:
+    """The QUBO optimizer with the solver chain ``solver_type`` + ``fallback``."""
+    q = config.quantum
+    space = SearchSpace.from_config(config.search_space)
+    solver_options = {name: dict(options) for name, options in q.solver_options.items()}
+    uses_azure = "azure" in (q.solver_type, *q.fallback)
+    if uses_azure:
+        solver_options["azure"] = {
+            **azure_solver_options(config),
+            **solver_options.get("azure", {}),
+        }
+    optimizer = QuboOptimizer(
+        space,
+        solver=q.solver_type,
+        seed=q.seed,
+        surrogate=q.surrogate,
+        n_initial=q.initial_design,
+        num_reads=q.num_reads,
+        fallback=tuple(q.fallback),
+        solver_options=solver_options,
+        timeout_s=_chain_timeout(config, uses_azure),
+        qubo_size_limit=q.qubo_size_limit,
+        encoding=q.encoding,
+    )
+    if uses_azure:
+        # Build the chain now: missing Azure settings or credentials fail at start-up, as one
+        # line, instead of sending every cycle to the fallback.
+        _ = optimizer.sampler
+    return _ask_tell(f"qubo-{q.solver_type}", optimizer, space, config, objective, incumbent)
+
+
+#: The baselines by ``quantum.solver_type``; any other name is a solver for :func:`_qubo`.
+PROPOSERS: Mapping[str, ProposerBuilder] = {
+    "fixed": _fixed,
+    "random": _random,
+    "optuna-tpe": _optuna_tpe,
+}
+
+
+def proposer_name(config: RunConfig) -> str:
+    """The proposer's name in reports: fixed, random, optuna-tpe or qubo-SOLVER."""
+    solver = config.quantum.solver_type
+    return solver if solver in PROPOSERS else f"qubo-{solver}"
+
+
+def make_proposer(
+    config: RunConfig,
+    objective: Objective | None = None,
+    incumbent: Incumbent | None = None,
+) -> Proposer:
+    """The proposer named by ``quantum.solver_type``.
+
+    ``fixed`` uses the configured hyperparameters; every other name wraps an ask/tell
+    optimizer (QUBO with that solver, random, optuna-tpe) that is told ``objective(record)``
+    for each finished trial (default: its ``eval_loss``) and fixes run-scoped parameters to
+    ``incumbent()``'s after cycle 1.
+    """
+    build = PROPOSERS.get(config.quantum.solver_type, _qubo)
+    return build(
+        config,
+        objective or (lambda record: record.metrics["eval_loss"]),
+        incumbent or (lambda: None),
+    )
+
+
+def _ask_tell(
+    name: str,
+    optimizer: Any,
+    space: SearchSpace,
+    config: RunConfig,
+    objective: Objective,
+    incumbent: Incumbent,
+) -> Proposer:
+    """``optimizer`` as the agent's per-cycle proposer."""
+    return OptimizerProposer(
+        name,
+        optimizer,
+        space,
+        objective=objective,
+        incumbent=incumbent,
+        exploit_incumbent=config.quantum.exploit_incumbent,
+    )
+
+
+def _chain_timeout(config: RunConfig, uses_azure: bool) -> float | None:
+    """``quantum.timeout_s``; left unset with azure in the chain, azure's own limits apply.
+
+    The default 60 s suits the classical solvers; an Azure job may queue longer, and the
+    azure solver bounds itself (``submit_timeout_s``, ``timeout_s``). A ``quantum.timeout_s``
+    given explicitly still applies to every solver of the chain.
+    """
+    q = config.quantum
+    if uses_azure and "timeout_s" not in q.model_fields_set:
+        return None
+    return q.timeout_s
+
+
+def azure_solver_options(config: RunConfig) -> dict[str, Any]:
+    """``quantum.azure`` as the ``azure`` solver's options (job state under the output dir)."""
+    azure = config.quantum.azure
+    options = azure.model_dump(exclude_none=True, exclude={"storage"})
+    if azure.storage is not None:
+        options["storage"] = azure.storage.get_secret_value()
+    options.setdefault("state_dir", str(config.output_path() / "azure-jobs"))
+    return options
