@@ -17,18 +17,14 @@ def export(
     report: Output[Markdown],
 ):
     """``run`` is the whole run directory; ``model`` its export; ``report`` the history."""
-    import shutil
     from pathlib import Path
 
-    from qtrain.rundir import RunDirectory
     from qtrain.steps import export_run
 
-    layout = RunDirectory(Path(run.path))
     result = export_run(
-        config_json, Path(state.path), Path(incumbent.path), Path(data.path), layout.root
-    )
-    shutil.copytree(layout.export_dir, model.path, dirs_exist_ok=True)
-    shutil.copyfile(layout.report_md, report.path)
+        config_json, Path(state.path), Path(incumbent.path), Path(data.path), Path(run.path),
+        model_out=Path(model.path), report_out=Path(report.path),
+    )  # fmt: skip
     best = result.get("best") or {}
     model.metadata.update({"checkpoint": best.get("checkpoint"), **best.get("metrics", {})})
     run.metadata.update({"run_id": result["run_id"], "stopped_because": result["stopped_because"]})

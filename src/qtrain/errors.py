@@ -2,10 +2,15 @@
 
 Anything a user can cause (config, data, CLI arguments, credentials, files) raises a
 :class:`QtrainError`; the CLI prints its message as one line and exits non-zero.
-Any other exception is a bug and keeps its traceback.
+Any other exception is a bug and keeps its traceback. :func:`one_line` is the one way to
+turn an exception (or an SDK's message) into such a line.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+from qtrain.redaction import scrub_secrets
 
 
 class QtrainError(Exception):
@@ -40,6 +45,41 @@ class MissingExtraError(QtrainError):
         )
 
 
-def one_line(exc: BaseException, limit: int = 500) -> str:
-    """``Type: message``, first line only, at most ``limit`` characters (for records/reports)."""
-    return f"{type(exc).__name__}: {exc}".splitlines()[0][:limit]
+def one_line(
+    error: BaseException | str,
+    limit: int | None = 500,
+    *,
+    with_type: bool = True,
+    collapse: bool = False,
+    ellipsis: bool = False,
+    scrub: bool = False,
+    secrets: Iterable[str | None] = (),
+) -> str:
+    """``error`` as one line for an error message, a record or a report.
+
+    By default an exception reads ``Type: first line of its message`` (just ``Type`` when
+    the message is empty), at most ``limit`` characters. The options:
+
+    - ``with_type=False``: no ``Type: `` prefix; an exception with an empty message then
+      reads as its type name. A ``str`` never has a prefix and may come out empty.
+    - ``collapse=True``: the whole message with each run of whitespace (newlines included)
+      as one space, rather than its first non-blank line (stripped).
+    - ``limit``: the most characters returned (``None``: no limit). The text is cut there,
+      or with ``ellipsis=True`` cut shorter to end in ``...`` within ``limit``.
+    - ``scrub=True``: credentials removed (:func:`qtrain.redaction.scrub_secrets`) before
+      the line is chosen and cut; ``secrets`` are replaced as well, and imply ``scrub``.
+    """
+    text = str(error)
+    secrets = tuple(secrets)
+    if scrub or secrets:
+        text = scrub_secrets(text, *secrets)
+    if collapse:
+        line = " ".join(text.split())
+    else:
+        line = next((stripped for raw in text.splitlines() if (stripped := raw.strip())), "")
+    if isinstance(error, BaseException):
+        name = type(error).__name__
+        line = (f"{name}: {line}" if line else name) if with_type else (line or name)
+    if limit is None or len(line) <= limit:
+        return line
+    return line[: limit - 3] + "..." if ellipsis and limit > 3 else line[:limit]

@@ -5,28 +5,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from qtrain.errors import CheckpointError, MissingExtraError
-
-# Anything that can carry a credential in an SDK message: account keys, SAS signatures and
-# tokens, whole connection strings, and URL query strings (a SAS lives there).
-_SECRETS = (
-    re.compile(r"(AccountKey|SharedAccessSignature|SharedAccessKey|sig)=[^;&\s'\"]*", re.I),
-    re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*"),
-    re.compile(r"(Bearer|SharedKey)\s+[^\s'\",]+", re.I),
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with anything that could be a credential replaced by ``***``."""
-    text = _SECRETS[0].sub(r"\1=***", text)
-    text = _SECRETS[1].sub(r"\1?***", text)
-    return _SECRETS[2].sub(r"\1 ***", text)
+from qtrain.errors import CheckpointError, MissingExtraError, one_line
+from qtrain.redaction import scrub_secrets
 
 
 def sdk() -> Any:
@@ -67,7 +52,6 @@ def describe(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None)
     code = getattr(exc, "error_code", None)
     code = getattr(code, "value", code)
-    first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
     parts = [str(p) for p in (status, code) if p]
     hint = ""
     if status in (401, 403):
@@ -80,7 +64,7 @@ def describe(exc: BaseException) -> str:
     elif type(exc).__name__ in ("ServiceRequestError", "ServiceResponseError"):
         hint = "; check the endpoint and the network"
     head = f"{' '.join(parts)}: " if parts else ""
-    return redact(f"{head}{first.strip()[:200]}{hint}")
+    return scrub_secrets(f"{head}{one_line(exc, 200, with_type=False)}{hint}")
 
 
 @contextlib.contextmanager

@@ -25,18 +25,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qtrain.checkpoints import _azure
 from qtrain.checkpoints._azure import translated
+from qtrain.checkpoints._azure_blobs import StoreBlobs
 from qtrain.checkpoints._azure_cache import CheckpointCache
+from qtrain.checkpoints._azure_commit import upload_checkpoint
 from qtrain.checkpoints._azure_pointers import UNSET, BlobPointers, PointerConflictError
-from qtrain.checkpoints.manifest import MANIFEST_NAME, FileEntry, Manifest, build_manifest
+from qtrain.checkpoints.manifest import MANIFEST_NAME, FileEntry, build_manifest
 from qtrain.checkpoints.store import POINTERS, CheckpointInfo, check_name, copy_source_into
 from qtrain.errors import CheckpointError
 
@@ -44,14 +43,6 @@ __all__ = ["AzureBlobCheckpointStore", "PointerConflictError"]
 
 _log = logging.getLogger(__name__)
 DEFAULT_BLOCK_SIZE = 8 << 20  # 8 MiB blocks: few requests, bounded memory per upload thread.
-
-
-@dataclass(frozen=True)
-class _Committed:
-    manifest: Manifest
-    raw: bytes
-    upload: str
-    etag: str
 
 
 class AzureBlobCheckpointStore:
@@ -76,16 +67,17 @@ class AzureBlobCheckpointStore:
     ) -> None:
         if block_size < 1 or max_concurrency < 1:
             raise ValueError("block_size and max_concurrency must be >= 1")
+        self.blobs = StoreBlobs(container, prefix)
         self.container = container
-        self.prefix = prefix.strip("/")
+        self.prefix = self.blobs.prefix
+        self.where = self.blobs.where
         self.block_size = block_size
         self.max_concurrency = max_concurrency
         self.local_dir = Path(local_dir)
         self.local_dir.mkdir(parents=True, exist_ok=True)
         self.cache = CheckpointCache(self.local_dir / "cache", self.local_dir / ".staging")
-        self.where = f"container {container.container_name!r} under '{self.prefix or '/'}'"
         self.pointers = BlobPointers(
-            lambda pointer: self._client(f"pointers/{pointer}.json"), self.where, self._require
+            lambda pointer: self.blobs.client(f"pointers/{pointer}.json"), self.where, self._require
         )
         with translated(f"opening {self.where}"):
             if not container.exists():
@@ -118,25 +110,12 @@ class AzureBlobCheckpointStore:
                 "store.staging_dir(name) first, or publish another folder with commit_from()"
             )
         if self.exists(name):  # fail before hashing and uploading gigabytes
-            raise self._exists_error(name)
+            raise self.blobs.exists_error(name)
         manifest = build_manifest(staged, name, metadata)
-        upload = uuid.uuid4().hex
         raw = manifest.to_json().encode()
-        try:
-            etags = {}
-            for rel in manifest.files:
-                with translated(f"uploading {rel} of {name!r} to {self.where}"):
-                    etags[rel] = _azure.upload_block_blob(
-                        self._client(f"{name}/{upload}/{rel}"),
-                        staged / rel,
-                        self.block_size,
-                        self.max_concurrency,
-                    )
-            self._check_uploaded(name, upload, manifest)
-        except Exception:
-            self._delete_under(f"{name}/{upload}/")
-            raise
-        manifest_etag = self._write_manifest(name, upload, raw)
+        etags, manifest_etag = upload_checkpoint(
+            self.blobs, staged, manifest, raw, self.block_size, self.max_concurrency
+        )
         (staged / MANIFEST_NAME).write_bytes(raw)
         self.cache.install(staged, name, {"manifest": manifest_etag, "files": etags})
         return CheckpointInfo.from_manifest(manifest)
@@ -149,7 +128,7 @@ class AzureBlobCheckpointStore:
         if not Path(src).is_dir():
             raise CheckpointError(f"cannot commit {src} as checkpoint {name!r}: not a folder")
         if self.exists(name):
-            raise self._exists_error(name)
+            raise self.blobs.exists_error(name)
         staged = self.staging_dir(name)
         try:
             copy_source_into(src, staged, name)
@@ -159,13 +138,13 @@ class AzureBlobCheckpointStore:
 
     def materialize(self, name: str) -> Path:
         """Download (or re-use) checkpoint ``name``, every file checked against its sha256."""
-        committed = self._committed(name)
-        files = self._listing(f"{name}/{committed.upload}/")
+        committed = self.blobs.committed(name)
+        files = self.blobs.listing(f"{name}/{committed.upload}/")
         for rel in sorted(committed.manifest.files):
             if rel not in files:
                 raise CheckpointError(
                     f"checkpoint {name!r} is missing {rel} (blob "
-                    f"{self._blob(f'{name}/{committed.upload}/{rel}')}): the checkpoint is "
+                    f"{self.blobs.name(f'{name}/{committed.upload}/{rel}')}): the checkpoint is "
                     "damaged; delete it or restore the blob"
                 )
         unlisted = sorted(files.keys() - committed.manifest.files.keys())
@@ -187,21 +166,21 @@ class AzureBlobCheckpointStore:
     def exists(self, name: str) -> bool:
         """Whether checkpoint ``name`` has a committed manifest that reads back."""
         try:
-            self._committed(name)
+            self.blobs.committed(name)
         except CheckpointError:
             return False
         return True
 
     def info(self, name: str) -> CheckpointInfo:
         """Summary of checkpoint ``name`` from its manifest blob, without downloading files."""
-        return CheckpointInfo.from_manifest(self._committed(name).manifest)
+        return CheckpointInfo.from_manifest(self.blobs.committed(name).manifest)
 
     def delete(self, name: str) -> None:
         """Delete the manifest blob (the checkpoint vanishes at once), then its files.
 
         Refuses while a pointer names ``name``; pointers are expected to have one writer.
         """
-        committed = self._committed(name)
+        committed = self.blobs.committed(name)
         for pointer in POINTERS:
             if self.get_pointer(pointer) == name:
                 raise CheckpointError(
@@ -210,10 +189,10 @@ class AzureBlobCheckpointStore:
                 )
         gone = _azure.errors().ResourceNotFoundError  # deleted meanwhile: the outcome asked for
         with translated(f"deleting checkpoint {name!r} in {self.where}"), contextlib.suppress(gone):
-            self._client(f"{name}/{MANIFEST_NAME}").delete_blob(
+            self.blobs.client(f"{name}/{MANIFEST_NAME}").delete_blob(
                 etag=committed.etag, match_condition=_azure.match_unchanged()
             )
-        self._delete_under(f"{name}/{committed.upload}/")
+        self.blobs.delete_under(f"{name}/{committed.upload}/")
         self.cache.evict(name)
         # One writer moves pointers (the agent); a second one could have pointed at ``name``
         # between the check above and the manifest's deletion. Say so rather than leave a
@@ -235,30 +214,8 @@ class AzureBlobCheckpointStore:
         elsewhere survives a ``min_age_s`` longer than it takes to upload one file.
         """
         removed = [f".staging/{entry}" for entry in self.cache.clean_staging(min_age_s)]
-        root = self._blob("")
-        with translated(f"listing {self.where}"):
-            blobs = list(self.container.list_blobs(name_starts_with=root, include=["metadata"]))
-        live = {
-            b.name[len(root) :].split("/")[0]: (b.metadata or {}).get("upload")
-            for b in blobs
-            if b.name[len(root) :].count("/") == 1 and b.name.endswith(f"/{MANIFEST_NAME}")
-        }
-        groups: dict[str, list[Any]] = {}
-        for b in blobs:
-            parts = b.name[len(root) :].split("/")
-            if parts[0] in ("pointers", ".run") or len(parts) < 3:
-                continue
-            if live.get(parts[0]) != parts[1]:
-                groups.setdefault(f"{parts[0]}/{parts[1]}", []).append(b)
-        # An upload's age is that of its newest blob: a slow upload loses nothing.
-        cutoff = time.time() - min_age_s
-        doomed = {
-            label: [b.name for b in group]
-            for label, group in groups.items()
-            if max(b.last_modified.timestamp() for b in group) <= cutoff
-        }
-        for label, names in sorted(doomed.items()):
-            self._delete_blobs(names)
+        for label, rels in sorted(self.blobs.abandoned_uploads(min_age_s).items()):
+            self.blobs.delete(rels)
             removed.append(label)
         return removed
 
@@ -294,27 +251,21 @@ class AzureBlobCheckpointStore:
     def write_run_file(self, filename: str, data: bytes) -> None:
         """Replace ``.run/<filename>`` (e.g. history.jsonl) in one atomic Put Blob."""
         with translated(f"writing {filename} to {self.where}"):
-            self._client(f".run/{check_name(filename)}").upload_blob(data, overwrite=True)
+            self.blobs.client(f".run/{check_name(filename)}").upload_blob(data, overwrite=True)
 
     def read_run_file(self, filename: str) -> bytes | None:
         """The bytes of ``.run/<filename>``, or None if it was never written."""
         with translated(f"reading {filename} from {self.where}"):
             try:
-                return self._client(f".run/{check_name(filename)}").download_blob().readall()
+                return self.blobs.client(f".run/{check_name(filename)}").download_blob().readall()
             except _azure.errors().ResourceNotFoundError:
                 return None
 
     # Last in the class body: a method named ``list`` shadows the builtin in later annotations.
     def list(self) -> list[CheckpointInfo]:
         """Checkpoints with a committed manifest, oldest commit first; partial uploads skipped."""
-        root = self._blob("")
-        with translated(f"listing {self.where}"):
-            blobs = [b.name[len(root) :] for b in self.container.list_blobs(name_starts_with=root)]
         infos = []
-        for rel in blobs:
-            name, _, rest = rel.partition("/")
-            if rest != MANIFEST_NAME or name in ("pointers", ".run"):
-                continue
+        for name in self.blobs.manifest_names():
             try:
                 infos.append(self.info(name))
             except CheckpointError as exc:
@@ -322,40 +273,10 @@ class AzureBlobCheckpointStore:
         return sorted(infos, key=lambda info: (info.created_at, info.name))
 
     # -- helpers -------------------------------------------------------------------------
-    def _blob(self, rel: str) -> str:
-        return f"{self.prefix}/{rel}" if self.prefix else rel
-
-    def _client(self, rel: str) -> Any:
-        return self.container.get_blob_client(self._blob(rel))
-
-    def _committed(self, name: str) -> _Committed:
-        blob = self._client(f"{check_name(name)}/{MANIFEST_NAME}")
-        with translated(f"reading checkpoint {name!r} in {self.where}"):
-            try:
-                download = blob.download_blob()
-                raw = download.readall()
-            except _azure.errors().ResourceNotFoundError:
-                raise CheckpointError(f"no checkpoint named {name!r} in {self.where}") from None
-        manifest = Manifest.from_json(raw, source=f"blob {blob.blob_name}")
-        upload = (download.properties.metadata or {}).get("upload", "")
-        if manifest.name != name or len(upload) != 32:
-            raise CheckpointError(
-                f"blob {blob.blob_name} does not describe checkpoint {name!r} (copied from "
-                "elsewhere?): the checkpoint is damaged; delete it"
-            )
-        return _Committed(manifest, raw, upload, download.properties.etag)
-
-    def _listing(self, rel_prefix: str) -> dict[str, Any]:
-        full = self._blob(rel_prefix)
-        with translated(f"listing {full} in {self.where}"):
-            return {
-                b.name[len(full) :]: b for b in self.container.list_blobs(name_starts_with=full)
-            }
-
     def _download_verified(
         self, name: str, rel_blob: str, rel: str, entry: FileEntry, dest: Path
     ) -> None:
-        blob = self._client(rel_blob)
+        blob = self.blobs.client(rel_blob)
         with translated(f"downloading {blob.blob_name} from {self.where}"):
             sha256, size = _azure.download_hashing(blob, dest, self.max_concurrency)
         if size != entry.size or sha256 != entry.sha256:
@@ -365,76 +286,9 @@ class AzureBlobCheckpointStore:
                 "restore the blob"
             )
 
-    def _check_uploaded(self, name: str, upload: str, manifest: Manifest) -> None:
-        """Refuse to commit if a file blob vanished (e.g. a too-eager ``clean_staging``)."""
-        listed = self._listing(f"{name}/{upload}/")
-        missing = sorted(manifest.files.keys() - listed.keys())
-        if missing:
-            raise CheckpointError(
-                f"uploading checkpoint {name!r} to {self.where} failed: blob of {missing[0]} "
-                "vanished before the manifest was written (was `qtrain checkpoints prune` run "
-                "with a --garbage-min-age shorter than an upload?); commit it again"
-            )
-
-    def _write_manifest(self, name: str, upload: str, raw: bytes) -> str:
-        """Create ``<name>/manifest.json`` naming ``upload``, only if absent; return its etag.
-
-        An error does not say the write failed: its response may have been lost (and the
-        SDK's retry then finds the blob there). So the manifest is read back; this upload's
-        files are deleted only when the manifest is absent or names another upload.
-        """
-        blob = self._client(f"{name}/{MANIFEST_NAME}")
-        errors = _azure.errors()
-        try:
-            return blob.upload_blob(raw, overwrite=False, metadata={"upload": upload})["etag"]
-        except errors.AzureError as exc:
-            failure = exc
-        try:
-            props = blob.get_blob_properties()
-            owner, etag = (props.metadata or {}).get("upload"), props.etag
-        except errors.ResourceNotFoundError:
-            owner = etag = None
-        except errors.AzureError as exc:  # cannot tell: keep the files for clean_staging
-            raise CheckpointError(
-                f"committing checkpoint {name!r} in {self.where} failed: "
-                f"{_azure.describe(failure)} (and reading it back: {_azure.describe(exc)}); "
-                "check whether it exists before committing it again"
-            ) from None
-        if owner == upload:
-            return etag  # our write landed; only its response was lost
-        self._delete_under(f"{name}/{upload}/")
-        if owner is not None or isinstance(failure, errors.ResourceExistsError):
-            raise self._exists_error(name)
-        raise CheckpointError(
-            f"committing checkpoint {name!r} in {self.where} failed: {_azure.describe(failure)}"
-        )
-
     def _require(self, pointer: str, name: str) -> None:
         if not self.exists(name):
             raise CheckpointError(
                 f"cannot set pointer {pointer!r} to {name!r}: no complete checkpoint of that "
                 f"name in {self.where}"
             )
-
-    def _delete_under(self, rel_prefix: str) -> None:
-        """Best effort: whatever survives is garbage that :meth:`clean_staging` removes."""
-        try:
-            self._delete_blobs(list(self._listing(rel_prefix)), rel_prefix)
-        except Exception as exc:
-            _log.warning("could not remove %s (clean_staging retries): %s", rel_prefix, exc)
-
-    def _delete_blobs(self, names: list[str], rel_prefix: str | None = None) -> None:
-        full = self._blob(rel_prefix) if rel_prefix is not None else ""
-        errors = _azure.errors()
-        with translated(f"deleting blobs in {self.where}"):
-            for name in names:
-                try:
-                    self.container.delete_blob(full + name)
-                except errors.ResourceNotFoundError:
-                    continue
-
-    def _exists_error(self, name: str) -> CheckpointError:
-        return CheckpointError(
-            f"checkpoint {name!r} already exists in {self.where}: checkpoints are never "
-            "overwritten; choose another name or delete the existing one first"
-        )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qtrain.errors import DataError, QtrainError
+from qtrain.errors import DataError, QtrainError, one_line
 
 SUPPORTED_FORMATS = (
     ".jsonl (one JSON object per line), .json (a list of objects), .csv, .parquet, "
@@ -138,8 +138,9 @@ def _read_parquet(path: Path) -> list[SourceRow]:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        reason = one_line(exc, 200, with_type=False, collapse=True)
         raise DataError(
-            f"{path} is not a readable Parquet file ({_one_line(exc)}); re-export it or use .jsonl"
+            f"{path} is not a readable Parquet file ({reason}); re-export it or use .jsonl"
         ) from None
     return _tabular_rows(table.to_pylist())
 
@@ -157,9 +158,10 @@ def _read_saved_dataset(folder: Path) -> list[SourceRow]:
     try:
         dataset = load_from_disk(str(folder))
     except Exception as exc:  # datasets raises several types for a damaged folder
+        reason = one_line(exc, 200, with_type=False, collapse=True)
         raise DataError(
-            f"{folder} could not be loaded with datasets.load_from_disk "
-            f"({_one_line(exc)}); save it again with save_to_disk"
+            f"{folder} could not be loaded with datasets.load_from_disk ({reason}); save it "
+            "again with save_to_disk"
         ) from None
     if isinstance(dataset, DatasetDict):
         if "train" not in dataset:
@@ -192,8 +194,3 @@ def _decode_json_text(number: int, record: dict[str, Any]) -> SourceRow:
             except json.JSONDecodeError as exc:
                 return SourceRow(number, error=f"invalid JSON in column '{column}' ({exc.msg})")
     return SourceRow(number, record=record)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:200] or type(exc).__name__

@@ -14,8 +14,7 @@ from typing import Any
 
 import dimod
 
-from qtrain.errors import ConfigError
-from qtrain.redaction import scrub_secrets
+from qtrain.errors import ConfigError, one_line
 from qtrain.solvers._params import reject_unknown
 from qtrain.solvers.errors import SolverError, SolverTimeoutError
 
@@ -23,13 +22,6 @@ from qtrain.solvers.errors import SolverError, SolverTimeoutError
 def _solver_name(sampler: dimod.Sampler) -> str:
     """The registry name of ``sampler`` (its ``name`` attribute), else its class name."""
     return str(getattr(sampler, "name", type(sampler).__name__))
-
-
-def _one_line(exc: BaseException) -> str:
-    """``exc`` as one line: its type and the first line of its message, credentials removed
-    (the reason goes to events.jsonl and report.json)."""
-    lines = scrub_secrets(str(exc)).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 class _SingleChild(dimod.ComposedSampler):
@@ -189,7 +181,8 @@ class FallbackComposite(dimod.ComposedSampler):
                 if len(sampleset) == 0:
                     raise SolverError("returned no samples")
             except Exception as exc:
-                failures.append({"solver": name, "reason": _one_line(exc)})
+                # the reason goes to events.jsonl and report.json: credentials removed
+                failures.append({"solver": name, "reason": one_line(exc, None, scrub=True)})
                 continue
             sampleset.info.update(solver=name, fallback=failures)
             return sampleset

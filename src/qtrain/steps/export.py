@@ -23,9 +23,19 @@ from qtrain.steps.state import parse_config_json, read_state, restore_engine
 
 
 def export_run(
-    config_json: str, state_dir: Path, incumbent_dir: Path, data_dir: Path, run_dir: Path
+    config_json: str,
+    state_dir: Path,
+    incumbent_dir: Path,
+    data_dir: Path,
+    run_dir: Path,
+    model_out: Path | None = None,
+    report_out: Path | None = None,
 ) -> dict[str, Any]:
-    """Export the selected checkpoint, write the run directory ``run_dir``; return the report."""
+    """Export the selected checkpoint, write the run directory ``run_dir``; return the report.
+
+    ``model_out`` and ``report_out`` (the component's Model and Markdown outputs) receive a
+    copy of ``export/`` and of ``report.md``.
+    """
     from qtrain.checkpoints import open_store
     from qtrain.data import load_prepared
     from qtrain.training.session import ModelSession
@@ -61,6 +71,10 @@ def export_run(
         extra={"exports": exports, "data": load_prepared(data_dir).report},
     )  # fmt: skip
     report = finish_run(engine, config, layout, events, outcome)
+    if model_out is not None:
+        shutil.copytree(layout.export_dir, model_out, dirs_exist_ok=True)
+    if report_out is not None:
+        shutil.copyfile(layout.report_md, report_out)
     if config.kubeflow.runs_pvc:
         publish_run(run_dir, config, state.run_id)
     return report

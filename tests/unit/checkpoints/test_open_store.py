@@ -55,9 +55,9 @@ def test_a_sas_token_in_account_url_is_refused_without_echoing_it():
 
 
 def test_redact_hides_keys_signatures_and_query_strings():
-    from qtrain.checkpoints._azure import redact
+    from qtrain.redaction import scrub_secrets
 
-    text = redact(
+    text = scrub_secrets(
         "AccountName=a;AccountKey=K3y==;BlobEndpoint=x; url https://a.blob.core.windows.net/c/b"
         "?sv=2024&sig=S1g%3D failed; Authorization: Bearer eyJ0eXAi.x.y"
     )

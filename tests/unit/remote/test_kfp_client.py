@@ -9,6 +9,7 @@ pytest.importorskip("kfp", reason="the kfp extra is not installed")
 import urllib3
 
 from qtrain_kfp.pipelines import client
+from qtrain_kfp.pipelines.kfp_calls import network_reason
 
 
 @pytest.mark.parametrize(
@@ -48,13 +49,11 @@ def test_network_reasons_are_short() -> None:
         None, "Failed to establish a new connection: [Errno 111] Connection refused"
     )
     wrapped = urllib3.exceptions.MaxRetryError(None, "/apis/v2beta1/healthz", refused)
-    assert client._network_reason(wrapped) == "connection refused"
+    assert network_reason(wrapped) == "connection refused"
     unknown = urllib3.exceptions.NameResolutionError(
         "kfp.invalid", None, OSError(-2, "Name or service not known")
     )
-    assert client._network_reason(unknown) == (
-        "cannot resolve the host name (Name or service not known)"
-    )
+    assert network_reason(unknown) == ("cannot resolve the host name (Name or service not known)")
 
 
 def test_submit_run_returns_the_run_and_reports_progress(

@@ -8,17 +8,6 @@ from qtrain.redaction import scrub_secrets
 from qtrain.solvers.errors import SolverError
 
 
-def scrub(text: str, *secrets: str | None) -> str:
-    """``text`` without SAS signatures, account keys, tokens or the given ``secrets``."""
-    return scrub_secrets(text, *secrets)
-
-
-def redact(text: str, *secrets: str | None) -> str:
-    """:func:`scrub`, then the first non-empty line (at most 400 characters)."""
-    lines = [line.strip() for line in scrub(text, *secrets).strip().splitlines() if line.strip()]
-    return lines[0][:400] if lines else ""
-
-
 class SecretFilter(logging.Filter):
     """Scrubs log records of the Azure SDK (at DEBUG it logs SAS URLs and request details)."""
 
@@ -29,7 +18,7 @@ class SecretFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Replace the record's message by its scrubbed text; never drops a record."""
         message = record.getMessage()
-        clean = scrub(message, *self.secrets)
+        clean = scrub_secrets(message, *self.secrets)
         if clean != message:
             record.msg, record.args = clean, None
         return True

@@ -11,7 +11,7 @@ import dimod
 from pydantic import ValidationError
 
 from qtrain.config.azure_quantum import AzureQuantumConfig
-from qtrain.errors import ConfigError, QtrainError
+from qtrain.errors import ConfigError, QtrainError, one_line
 from qtrain.solvers.azure.angles import qaoa_angles
 from qtrain.solvers.azure.circuit import decode_counts, qaoa_circuit
 from qtrain.solvers.azure.client import (
@@ -20,7 +20,7 @@ from qtrain.solvers.azure.client import (
     resolve_credential,
     target_max_shots,
 )
-from qtrain.solvers.azure.errors import AzureQuantumError, JobFailedError, protect_logs, redact
+from qtrain.solvers.azure.errors import AzureQuantumError, JobFailedError, protect_logs
 from qtrain.solvers.azure.jobs import (
     JobStore,
     call_within,
@@ -102,7 +102,9 @@ class AzureQaoaSampler(QtrainSampler):
             raise AzureQuantumError(f"{type(exc).__name__}: {self._clean(exc)}") from None
 
     def _clean(self, exc: BaseException) -> str:
-        return redact(str(exc), self.config.api_key(), self.config.storage_string())
+        """The first line of ``exc``'s message, credentials and the config's secrets removed."""
+        secrets = (self.config.api_key(), self.config.storage_string())
+        return one_line(str(exc), 400, secrets=secrets)
 
     def _solve(self, bqm: dimod.BinaryQuadraticModel, num_reads: int | None) -> dimod.SampleSet:
         c = self.config

@@ -1,0 +1,135 @@
+"""One run of the qtrain pipeline on a connected KFP API: create it (once per config), wait."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import kfp
+
+from qtrain import RunConfig
+from qtrain_kfp.pipelines.errors import RunNotSucceededError
+from qtrain_kfp.pipelines.kfp_calls import REQUEST_TIMEOUT_S, calling, name_filter, ui_url
+from qtrain_kfp.pipelines.training_pipeline import PARAMETER, PIPELINE_NAME, compile_pipeline
+
+SUCCEEDED = "SUCCEEDED"
+FINAL_STATES = frozenset({"SUCCEEDED", "SKIPPED", "FAILED", "CANCELED", "ERROR"})
+
+
+@dataclasses.dataclass(frozen=True)
+class SubmittedRun:
+    """A run created on the KFP API; ``state`` is its final state when it was waited for."""
+
+    run_id: str
+    url: str
+    experiment_id: str
+    state: str | None = None
+    error: str | None = None
+    skipped: bool = False  # with ``once``: this config had run already, nothing was submitted
+
+    def raise_unless_succeeded(self) -> None:
+        """Raise :class:`RunNotSucceededError` unless the run ended SUCCEEDED."""
+        if self.state != SUCCEEDED:
+            why = f": {self.error}" if self.error else ""
+            raise RunNotSucceededError(f"run {self.run_id} ended {self.state}{why}; see {self.url}")
+
+
+def config_run_name(config: RunConfig) -> str:
+    """``qtrain-training-<12 hex of the config's sha256>``: one name per distinct config."""
+    digest = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:12]
+    return f"{PIPELINE_NAME}-{digest}"
+
+
+def start_run(
+    client: kfp.Client,
+    url: str,
+    config: RunConfig,
+    *,
+    experiment: str,
+    run_name: str | None,
+    once: bool,
+    namespace: str | None,
+    report: Callable[[str], None],
+) -> SubmittedRun:
+    """Compile ``config`` and start a run of it in ``experiment`` (see ``client.submit_run``).
+
+    With ``once`` the run is named after the config's digest, and an existing run of that
+    name is returned (``skipped``) instead of starting another.
+    """
+    if once:
+        run_name = run_name or config_run_name(config)
+    with tempfile.TemporaryDirectory(prefix="qtrain-kfp-") as folder:
+        package = compile_pipeline(config, Path(folder) / f"{PIPELINE_NAME}.yaml")
+        with calling(url, f"creating experiment {experiment!r}"):
+            experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
+        if once:
+            assert run_name is not None
+            with calling(url, f"looking for run {run_name!r}"):
+                found = client.list_runs(
+                    experiment_id=experiment_id, namespace=namespace,
+                    filter=name_filter(run_name),
+                )  # fmt: skip
+            existing = [r for r in found.runs or () if r.display_name == run_name]
+            if existing:
+                done = existing[0]
+                report(f"run {done.run_id} already ran this config ({run_name}): not submitted")
+                return SubmittedRun(
+                    done.run_id, f"{ui_url(url)}/#/runs/details/{done.run_id}",
+                    experiment_id, state=done.state, skipped=True,
+                )  # fmt: skip
+        with calling(url, "creating the run"):
+            result = client.create_run_from_pipeline_package(
+                str(package),
+                arguments={PARAMETER: config.model_dump_json()},
+                run_name=run_name or _timestamped(PIPELINE_NAME),
+                experiment_id=experiment_id,
+            )
+    run = SubmittedRun(
+        result.run_id, f"{ui_url(url)}/#/runs/details/{result.run_id}", experiment_id
+    )
+    report(f"submitted run {run.run_id} to experiment {experiment!r}: {run.url}")
+    return run
+
+
+def wait_for_run(
+    client: kfp.Client,
+    url: str,
+    run: SubmittedRun,
+    timeout: float,
+    poll_interval: float,
+    report: Callable[[str], None],
+) -> SubmittedRun:
+    """Poll ``run`` until it reaches a final state (returned) or ``timeout`` seconds pass."""
+    # Not kfp's wait_for_run_completion: it never returns on CANCELED, and on a 401 mid-wait
+    # it fetches Google application-default credentials.
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        with calling(url, f"reading run {run.run_id}"):
+            # kfp's get_run has no timeout: a hung server would outlive --timeout.
+            current = client.runs.run_service_get_run(
+                run_id=run.run_id, _request_timeout=REQUEST_TIMEOUT_S
+            )
+        state = str(current.state or "PENDING")
+        if state != last:
+            report(f"run {run.run_id}: {state}")
+            last = state
+        if state in FINAL_STATES:
+            error = current.error.message if current.error is not None else None
+            return dataclasses.replace(run, state=state, error=error or None)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise RunNotSucceededError(
+                f"run {run.run_id} is still {state} after {timeout:g} s (it keeps running on "
+                f"the cluster); see {run.url}"
+            )
+        time.sleep(min(poll_interval, remaining))
+
+
+def _timestamped(name: str) -> str:
+    return f"{name} {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H-%M-%S}"
