@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from qtrain.config.schema import RunConfig
 from qtrain.cycle import CycleEngine, CycleResult, IncumbentSelector, TrialPlan
 from qtrain.cycle.closing import RunOutcome, export_incumbent, finish_run
+from qtrain.cycle.opening import open_run
 from qtrain.errors import QtrainError, one_line
 from qtrain.events import EventLog, Listener
 from qtrain.history import History, TrialRecord
@@ -84,8 +85,7 @@ class QuantumTrainingAgent:
             return self.run_dir
         from qtrain.agent.resume import StoreSync, keeps_run_files
         from qtrain.checkpoints import open_store
-        from qtrain.data import prepare_dataset, save_prepared, validate_data
-        from qtrain.training.session import ModelSession
+        from qtrain.data import validate_data
 
         config = self.config
         self._started = time.perf_counter()
@@ -98,18 +98,10 @@ class QuantumTrainingAgent:
         for listener in self._listeners:
             events.subscribe(listener)
         events.emit("run_start", run_id=run_dir.run_id, run_dir=run_dir.root)
-        self.session = session = ModelSession(config)
-        events.emit(
-            "model_loaded", model=config.model.name, backend=session.backend.name,
-            device=session.device,
-        )  # fmt: skip
-        self.data = prepare_dataset(
-            config.data, session.tokenizer, config.training.max_length, validated
-        )
-        save_prepared(self.data, run_dir.data_dir)
-        events.emit("data_ready", report=self.data.report)
         self.store = store = open_store(config.storage, run_dir.checkpoints, run_dir.run_id)
-        baseline, records = self._evaluate_base_model(), []
+        opened = open_run(config, events, validated, run_dir.data_dir)
+        self.session, self.data = opened.session, opened.data
+        baseline, records = opened.baseline, []
         sync = StoreSync(config, store, run_dir.run_id, events) if keeps_run_files(store) else None
         if sync is not None:  # storage.resume: continue from the store's history
             baseline, records = sync.load(baseline)
@@ -210,17 +202,6 @@ class QuantumTrainingAgent:
             record = trial.failed_record(one_line(exc))
         self.engine.trial_finished(record)
         return record
-
-    def _evaluate_base_model(self) -> dict[str, float]:
-        """Metrics of the starting point, so cycle 1's trials have a 'before' too."""
-        from qtrain.evaluation import evaluate_model
-
-        assert self.session is not None and self.data is not None and self.events is not None
-        result = evaluate_model(
-            self.session.base, self.session.tokenizer, self.data.eval, self.config.evaluation
-        )
-        self.events.emit("baseline", metrics=result.metrics)
-        return result.metrics
 
     def _export(self) -> dict[str, str]:
         incumbent = self.incumbent

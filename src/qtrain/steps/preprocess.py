@@ -7,6 +7,7 @@ from typing import Any
 
 from qtrain.config.schema import RunConfig
 from qtrain.cycle import RunState
+from qtrain.cycle.opening import open_run
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
 from qtrain.rundir import StateFolder, TrialFolder, new_run_id, write_json_atomic
@@ -28,9 +29,7 @@ def preprocess(
     so does a run directory that already exists on the runs volume. Returns the
     preprocessing report.
     """
-    from qtrain.data import prepare_dataset, save_prepared, validate_data
-    from qtrain.evaluation import evaluate_model
-    from qtrain.training.session import ModelSession
+    from qtrain.data import validate_data
 
     config = parse_config_json(config_json)
     _check_shape(config, compiled_shape or {})
@@ -41,26 +40,16 @@ def preprocess(
             "runtime.run_id (qtrain never overwrites a run)"
         )
     validated = validate_data(config.data)
-    session = ModelSession(config)
-    data = prepare_dataset(config.data, session.tokenizer, config.training.max_length, validated)
-    save_prepared(data, data_dir)
-    baseline = evaluate_model(session.base, session.tokenizer, data.eval, config.evaluation)
-    init_state(state_dir, config, RunState(run_id=run_id, baseline=baseline.metrics))
-    events = EventLog(StateFolder(state_dir).events_file)
+    state = StateFolder(state_dir)
+    events = EventLog(state.events_file)
     events.emit("run_start", run_id=run_id, engine="kfp")
-    events.emit(
-        "model_loaded",
-        model=config.model.name,
-        backend=session.backend.name,
-        device=session.device,
-    )
-    events.emit("data_ready", report=data.report)
-    events.emit("baseline", metrics=baseline.metrics)
+    opened = open_run(config, events, validated, data_dir)
     events.close()
+    init_state(state_dir, config, RunState(run_id=run_id, baseline=opened.baseline))
     base_dir.mkdir(parents=True, exist_ok=True)
     marker = {"model": config.model.name, "revision": config.model.revision}
     write_json_atomic(TrialFolder(base_dir).base_marker, marker)
-    return data.report
+    return opened.data.report
 
 
 def _check_shape(config: RunConfig, shape: dict[str, int]) -> None:

@@ -56,7 +56,7 @@ def init_state(folder: Path, config: RunConfig, state: RunState) -> None:
     files = StateFolder(folder)
     files.write_config(config.model_dump(mode="json"))
     files.history_file.touch()
-    files.events_file.touch()
+    files.events_file.touch()  # kept if the step already wrote events
     write_state(folder, state)
 
 
