@@ -151,14 +151,9 @@ def _record_failure(
     run_dir.root.mkdir(parents=True)
     if (outputs / KFP_LOCAL_LOG).is_file():
         shutil.copy2(outputs / KFP_LOCAL_LOG, run_dir.kfp_local_log)
-    report: dict[str, Any] = {
-        "run_id": run_dir.run_id,
-        "status": "failed",
-        "stopped_because": reason,
-        "wall_seconds": round(seconds, 3),
-    }
-    latest = _latest_state(outputs)
-    if latest is not None:
+    extra: dict[str, Any] = {"engine": "kfp-local", "task_outputs": str(outputs)}
+    engine, latest = None, _latest_state(outputs)
+    if latest is not None:  # what the run got to: the newest state a task wrote
         for src, dst in (
             (latest.config_file, run_dir.config_file),
             (latest.history_file, run_dir.history_file),
@@ -167,13 +162,9 @@ def _record_failure(
             shutil.copy2(src, dst)
         try:
             engine = restore_engine(config, latest.root)
-            outcome = RunOutcome("failed", reason, seconds, extra={"exports": {}, "data": None})
-            report = write_report(engine, config, run_dir, outcome)
         except Exception as replay_error:  # the report must be written whatever the state
-            report["report_error"] = one_line(replay_error)
-    report["engine"] = "kfp-local"
-    report["task_outputs"] = str(outputs)
-    write_json_atomic(run_dir.report_json, report)
+            extra["report_error"] = one_line(replay_error)
+    write_report(engine, config, run_dir, RunOutcome("failed", reason, seconds, extra=extra))
     raise QtrainError(
         f"kfp-local run {run_dir.run_id} failed ({reason}); report in {run_dir.report_json}, "
         f"task outputs kept in {outputs}"

@@ -9,7 +9,10 @@ from typing import Any
 
 import torch
 
-_ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
+from qtrain.checkpoints.manifest import MANIFEST_NAME
+from qtrain.rundir import ADAPTER_CONFIG, ADAPTER_WEIGHTS
+
+_ADAPTER_FILES = (ADAPTER_WEIGHTS, ADAPTER_CONFIG)
 
 
 def export_checkpoint(
@@ -56,7 +59,7 @@ def _copy_adapter(checkpoint_dir: Path, out: Path, session: Any) -> None:
 
 def _copy_all(checkpoint_dir: Path, out: Path) -> None:
     for item in checkpoint_dir.iterdir():
-        if item.is_file() and item.name != "manifest.json":
+        if item.is_file() and item.name != MANIFEST_NAME:
             shutil.copy2(item, out / item.name)
 
 

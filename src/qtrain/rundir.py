@@ -41,7 +41,10 @@ FAILURE_FILE = "failure.json"
 RECORD_FILE = "record.json"
 BASE_MARKER = "base.json"
 TRAINER_SCRATCH = "_trainer"
-WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors", "model.safetensors.index.json")
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+ADAPTER_CONFIG = "adapter_config.json"
+FULL_WEIGHTS = "model.safetensors"
+WEIGHT_FILES = (ADAPTER_WEIGHTS, FULL_WEIGHTS, "model.safetensors.index.json")
 
 TRAIN_ROWS_FILE = "train.jsonl"
 EVAL_ROWS_FILE = "eval.jsonl"

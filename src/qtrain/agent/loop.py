@@ -111,7 +111,8 @@ class QuantumTrainingAgent:
         self.engine = CycleEngine(
             config, baseline, history, events=events, store=store, proposer=self._proposer
         )
-        if sync is not None:
+        _ = self.engine.proposer  # bad solver settings or credentials fail before the store
+        if sync is not None:  # records this run
             sync.attach(self.engine)
         return run_dir
 
@@ -129,10 +130,13 @@ class QuantumTrainingAgent:
         """Run one cycle: propose, train k trials from the incumbent, select, check stopping."""
         self.initialize_training()
         assert self.engine is not None
-        plan = self.engine.plan()
-        self.engine.begin(plan)
-        trials = [self._run_trial(trial) for trial in plan.trials]
-        return self.engine.conclude(plan, trials)
+        engine = self.engine
+        engine.open_cycle()
+        plan = engine.plan()
+        engine.announce(plan)
+        finished = {record.trial: record for record in engine.pending}  # a resumed cycle
+        trials = [finished.get(t.trial) or self._run_trial(t) for t in plan.trials]
+        return engine.conclude(plan, trials)
 
     def evaluate(self, checkpoint: str | None = None) -> dict[str, float]:
         """Re-evaluate a committed checkpoint (default: the incumbent) on the held-out rows."""

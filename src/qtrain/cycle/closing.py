@@ -58,22 +58,24 @@ def write_report(
     ``engine`` is None when the run failed before it had one (say, the model did not load):
     the report then has no cycles.
     """
-    run_id = outcome.run_id or layout.run_id
-    extra = {"run_dir": str(layout.root), **outcome.extra}
-    status, reason, seconds = outcome.status, outcome.stopped_because, outcome.wall_seconds
-    if engine is not None:
-        report = engine.report(run_id, status, reason, seconds, extra)
-    else:
-        report = build_report(
-            run_id=run_id,
-            status=status,
-            stopped_because=reason,
-            history=History(),
-            best=None,
-            wall_seconds=seconds,
-            selection_metric=config.evaluation.selection_metric,
-            extra={"proposer": proposer_name(config), "baseline": None, **extra},
-        )
+    extra = {
+        "run_dir": str(layout.root),
+        "proposer": engine.proposer_name if engine else proposer_name(config),
+        "exports": {},
+        "data": None,
+        **outcome.extra,
+        "baseline": engine.baseline if engine else None,
+    }
+    report = build_report(
+        run_id=outcome.run_id or layout.run_id,
+        status=outcome.status,
+        stopped_because=outcome.stopped_because,
+        history=engine.history if engine else History(),
+        best=engine.incumbent if engine else None,
+        wall_seconds=outcome.wall_seconds,
+        selection_metric=config.evaluation.selection_metric,
+        extra=extra,
+    )
     layout.write_report(report, render_markdown(report))
     return report
 

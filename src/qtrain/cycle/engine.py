@@ -9,19 +9,23 @@ and only here.
 
 A cycle is a sequence of steps, each resumable from what was recorded before it:
 
-    plan()  ->  begin(plan)  ->  trial_started / trial_finished (per trial)  ->  conclude()
+    open_cycle() -> plan() -> announce(plan) -> trial_started / trial_finished -> conclude()
+
+An engine restored with ``concluded=N`` from a history that also holds some trials of cycle
+N+1 (a run stopped mid-cycle) replays cycles 1..N, keeps the others as :attr:`pending`, and
+plans cycle N+1 exactly as the interrupted run did: the proposer is told only concluded
+cycles, and its proposals depend only on its seed and what it was told.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qtrain.config.schema import RunConfig
 from qtrain.cycle.early_stopping import EarlyStopping, StopDecision
 from qtrain.cycle.objective import trial_objective
-from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan
-from qtrain.cycle.report import build_report
+from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, fix_run_scoped
 from qtrain.cycle.selection import IncumbentSelector
 from qtrain.cycle.state import RunState
 from qtrain.errors import QtrainError
@@ -42,6 +46,8 @@ class CycleEngine:
         history: The trials recorded so far; their cycles are replayed (incumbent, early
             stopping, proposals to reuse) without events or store changes. Later trials are
             added to it (and to its file, if it has one).
+        concluded: How many of the recorded cycles were concluded (default: all of them);
+            the trials of the cycle after those are the open cycle's :attr:`pending` trials.
         events: Where events go (default: nowhere).
         store: The checkpoint store whose pointers and retention the engine manages
             (default: none, e.g. a pipeline step that only decides).
@@ -55,6 +61,7 @@ class CycleEngine:
         baseline: dict[str, float],
         history: History | None = None,
         *,
+        concluded: int | None = None,
         events: EventLog | None = None,
         store: CheckpointStore | None = None,
         proposer: Proposer | None = None,
@@ -83,13 +90,18 @@ class CycleEngine:
         self.decision = StopDecision(False)
         self._proposer = proposer
         self._last_proposals: list[Proposal] = []
-        self._replay(self.history.records)
+        self.pending: list[TrialRecord] = []
+        self._replay(self.history.records, concluded)
 
     # -- state ---------------------------------------------------------------------------
     @property
     def start_checkpoint(self) -> str | None:
         """The checkpoint the next cycle's trials start from (None: the base model)."""
         return self.incumbent.checkpoint if self.incumbent else None
+
+    def concluded_records(self) -> list[TrialRecord]:
+        """The trials of concluded cycles (what the proposer may be told)."""
+        return [r for r in self.history.records if r.cycle <= self.cycle]
 
     @property
     def proposer(self) -> Proposer:
@@ -143,7 +155,7 @@ class CycleEngine:
                 for p in self._last_proposals
             ]
         start = time.perf_counter()
-        told = self.history.records if history is None else history
+        told = self.concluded_records() if history is None else history
         proposals = self.proposer.propose(k, told, cycle)
         elapsed = time.perf_counter() - start
         for p in proposals:
@@ -157,13 +169,16 @@ class CycleEngine:
         steps = self.config.training.steps_per_cycle
         trials = [
             TrialPlan(cycle, index, p.params, p.metadata, start, steps)
-            for index, p in enumerate(self._keep_run_scoped(self.propose()))
+            for index, p in enumerate(fix_run_scoped(self.propose(), self.incumbent, self.config))
         ]
         return CyclePlan(cycle, start, trials)
 
-    def begin(self, plan: CyclePlan) -> None:
-        """Announce a planned cycle: ``cycle_start`` and ``proposals`` events."""
-        self.events.emit("cycle_start", cycle=plan.cycle, incumbent=plan.start_checkpoint)
+    def open_cycle(self) -> None:
+        """Announce the next cycle (``cycle_start``), before its proposals are asked for."""
+        self.events.emit("cycle_start", cycle=self.cycle + 1, incumbent=self.start_checkpoint)
+
+    def announce(self, plan: CyclePlan) -> None:
+        """Announce a planned cycle's trials (``proposals``)."""
         self.events.emit(
             "proposals",
             cycle=plan.cycle,
@@ -213,6 +228,7 @@ class CycleEngine:
         pointers, applies retention and emits ``selection``, ``retention`` and ``cycle_end``.
         """
         cycle_best, improved, decision = self._decide(plan.cycle, trials)
+        self.pending = []
         store = self.store
         if store is not None and improved:
             store.set_pointer("incumbent", cycle_best.checkpoint)
@@ -237,26 +253,6 @@ class CycleEngine:
         self.events.emit("cycle_end", cycle=plan.cycle, stop=decision.stop, reason=decision.reason)
         return CycleResult(plan.cycle, trials, incumbent, decision, plan.proposals)
 
-    def report(
-        self,
-        run_id: str,
-        status: str,
-        stopped_because: str | None,
-        wall_seconds: float,
-        extra: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """The run report (``report.json``'s content) as of now."""
-        return build_report(
-            run_id=run_id,
-            status=status,
-            stopped_because=stopped_because,
-            history=self.history,
-            best=self.incumbent,
-            wall_seconds=wall_seconds,
-            selection_metric=self.selector.metric,
-            extra={"proposer": self.proposer_name, "baseline": self.baseline, **(extra or {})},
-        )
-
     # -- internals -----------------------------------------------------------------------
     def _decide(
         self, cycle: int, trials: list[TrialRecord]
@@ -272,28 +268,23 @@ class CycleEngine:
         self.cycle = cycle
         return cycle_best, improved, self.decision
 
-    def _replay(self, records: list[TrialRecord]) -> None:
-        """Re-make the recorded cycles' decisions, without events or store changes.
-
-        The proposer is not asked: its proposals depend only on its seed and what it is
-        told (``AskTellOptimizer._rng``), so the next :meth:`plan` proposes what an
-        uninterrupted run would have.
-        """
-        for cycle in sorted({r.cycle for r in records}):
+    def _replay(self, records: list[TrialRecord], concluded: int | None) -> None:
+        """Re-make the recorded cycles' decisions, without events or store changes."""
+        cycles = sorted({r.cycle for r in records})
+        last = cycles[-1] if cycles else 0
+        concluded = last if concluded is None else concluded
+        if not 0 <= last - concluded <= 1:
+            raise QtrainError(
+                f"history records cycle {last} but cycle {concluded} is the last concluded: "
+                "cannot restore the run"
+            )
+        for cycle in cycles:
             if cycle != self.cycle + 1:
                 raise QtrainError(f"history skips cycle {self.cycle + 1}: cannot replay it")
             trials = sorted((r for r in records if r.cycle == cycle), key=lambda r: r.trial)
+            if cycle > concluded:  # the open cycle: its finished trials wait for the rest
+                self.pending = trials
+                break
             if (cycle - 1) % self.config.quantum.optimization_frequency == 0:
                 self._last_proposals = [Proposal(dict(r.params), dict(r.proposal)) for r in trials]
             self._decide(cycle, trials)
-
-    def _keep_run_scoped(self, proposals: list[Proposal]) -> list[Proposal]:
-        """After cycle 1 the adapter's shape is fixed: run-scoped values follow the incumbent."""
-        if self.incumbent is None:
-            return proposals
-        run_scoped = {
-            n: self.incumbent.params[n]
-            for n, spec in self.config.search_space.items()
-            if spec.scope == "run" and n in self.incumbent.params
-        }
-        return [Proposal({**p.params, **run_scoped}, p.metadata) for p in proposals]

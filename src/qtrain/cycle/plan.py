@@ -10,6 +10,7 @@ from qtrain.hpo.proposer import Proposal
 from qtrain.rundir import checkpoint_name
 
 if TYPE_CHECKING:
+    from qtrain.config.schema import RunConfig
     from qtrain.cycle.early_stopping import StopDecision
     from qtrain.training.trial import TrialSpec
 
@@ -112,3 +113,17 @@ class CycleResult:
     incumbent: TrialRecord | None
     decision: StopDecision
     proposals: list[Proposal] = field(default_factory=list)
+
+
+def fix_run_scoped(
+    proposals: list[Proposal], incumbent: TrialRecord | None, config: RunConfig
+) -> list[Proposal]:
+    """After cycle 1 the adapter's shape is fixed: run-scoped values follow the incumbent."""
+    if incumbent is None:
+        return proposals
+    run_scoped = {
+        name: incumbent.params[name]
+        for name, spec in config.search_space.items()
+        if spec.scope == "run" and name in incumbent.params
+    }
+    return [Proposal({**p.params, **run_scoped}, p.metadata) for p in proposals]

@@ -16,6 +16,7 @@ from qtrain.hpo.loop_proposer import Objective, OptimizerProposer
 from qtrain.hpo.optimizer import QuboOptimizer
 from qtrain.hpo.proposer import FixedProposer, Proposer
 from qtrain.hpo.space import SearchSpace
+from qtrain.rundir import AZURE_JOBS_DIR
 
 #: Returns the incumbent trial (None before there is one).
 Incumbent = Callable[[], TrialRecord | None]
@@ -149,5 +150,5 @@ def azure_solver_options(config: RunConfig) -> dict[str, Any]:
     options = azure.model_dump(exclude_none=True, exclude={"storage"})
     if azure.storage is not None:
         options["storage"] = azure.storage.get_secret_value()
-    options.setdefault("state_dir", str(config.output_path() / "azure-jobs"))
+    options.setdefault("state_dir", str(config.output_path() / AZURE_JOBS_DIR))
     return options

@@ -41,7 +41,8 @@ def select(
     restore_engine(config, state_dir).cycle_best(records)
     StateFolder(state_dir).copy_to(state_out)
     engine = restore_engine(config, state_out, record=True)
-    engine.begin(plan)
+    engine.open_cycle()
+    engine.announce(plan)
     for trial, record in zip(plan.trials, records, strict=True):
         engine.trial_started(trial)
         engine.trial_finished(record)

@@ -14,6 +14,7 @@ from qtrain.backends import select_backend
 from qtrain.backends.base import LoadRequest, TrainingBackend
 from qtrain.config.schema import LoraConfig, RunConfig
 from qtrain.modeling import check_quantization, resolve_device, resolve_dtype, resolve_model_source
+from qtrain.rundir import FULL_WEIGHTS
 
 
 class ModelSession:
@@ -49,9 +50,7 @@ class ModelSession:
             if init_from is not None:
                 from qtrain.checkpoints.safe_load import load_state_dict
 
-                model.load_state_dict(
-                    load_state_dict(init_from / "model.safetensors"), strict=False
-                )
+                model.load_state_dict(load_state_dict(init_from / FULL_WEIGHTS), strict=False)
             yield model
             return
         peft_model = self.backend.attach_adapter(self.base, lora, seed, init_from)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from qtrain.config.azure_quantum import AzureQuantumConfig
 from qtrain.errors import ConfigError, QtrainError, one_line
+from qtrain.rundir import AZURE_JOBS_DIR
 from qtrain.solvers.azure.angles import qaoa_angles
 from qtrain.solvers.azure.circuit import decode_counts, qaoa_circuit
 from qtrain.solvers.azure.client import (
@@ -36,7 +37,7 @@ from qtrain.solvers.errors import SolverError, SolverTimeoutError
 def default_state_dir() -> Path:
     """``$XDG_CACHE_HOME/qtrain/azure-jobs`` (``~/.cache/...`` by default)."""
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "qtrain" / "azure-jobs"
+    return Path(cache) / "qtrain" / AZURE_JOBS_DIR
 
 
 class AzureQaoaSampler(QtrainSampler):

@@ -1,0 +1,127 @@
+"""The cycle engine alone: no model, no data, no files; trial results are made up."""
+
+from __future__ import annotations
+
+import pytest
+
+from qtrain.config import load_config
+from qtrain.cycle import CycleEngine, CyclePlan
+from qtrain.errors import QtrainError
+from qtrain.events import EventLog
+from qtrain.history import History, TrialRecord
+
+BASELINE = {"eval_loss": 4.0, "perplexity": 54.6, "exact_match": 0.0}
+
+
+def config(*overrides: str):
+    stopping = ["early_stopping.max_cycles=4", "early_stopping.patience=3"]
+    return load_config(None, [*stopping, *overrides])
+
+
+def finish(plan: CyclePlan, losses: list[float | None]) -> list[TrialRecord]:
+    """Made-up results for a plan's trials (a loss each; None: the trial crashed)."""
+    records = []
+    for t, loss in zip(plan.trials, losses, strict=True):
+        if loss is None:
+            records.append(t.failed_record("RuntimeError: out of memory"))
+            continue
+        start, metrics = t.start_checkpoint, {"eval_loss": loss}
+        record = TrialRecord(t.cycle, t.trial, t.params, start, t.name, t.steps, metrics)
+        record.proposal = t.metadata
+        records.append(record)
+    return records
+
+
+def run_cycle(engine: CycleEngine, losses: list[float]) -> tuple[CyclePlan, list[TrialRecord]]:
+    engine.open_cycle()
+    plan = engine.plan()
+    engine.announce(plan)
+    records = finish(plan, losses)
+    for trial, record in zip(plan.trials, records, strict=True):
+        engine.trial_started(trial)
+        engine.trial_finished(record)
+    engine.conclude(plan, records)
+    return plan, records
+
+
+def test_a_cycle_plans_from_the_incumbent_and_concludes_with_events() -> None:
+    seen: list[dict] = []
+    events = EventLog(None)
+    events.subscribe(seen.append)
+    engine = CycleEngine(config(), BASELINE, events=events)
+    plan, _ = run_cycle(engine, [3.0, 2.5])
+    assert plan.cycle == 1 and plan.start_checkpoint is None and len(plan.trials) == 2
+    assert engine.incumbent.checkpoint == "c001-t01" and engine.cycle == 1
+    assert [e["type"] for e in seen] == [
+        "cycle_start", "proposals", "trial_start", "trial_end", "trial_start", "trial_end",
+        "selection", "cycle_end",
+    ]  # fmt: skip
+    second = engine.plan()
+    assert {t.start_checkpoint for t in second.trials} == {"c001-t01"}
+    run_scoped = plan.trials[1].params["model.lora.r"]
+    assert {t.params["model.lora.r"] for t in second.trials} == {run_scoped}
+
+
+def test_a_failed_trial_is_recorded_and_a_cycle_of_failures_is_an_error() -> None:
+    seen: list[dict] = []
+    events = EventLog(None)
+    events.subscribe(seen.append)
+    engine = CycleEngine(config(), BASELINE, events=events)
+    _, records = run_cycle(engine, [None, 2.0])
+    assert records[0].status == "failed" and records[0].checkpoint is None
+    assert [e["type"] for e in seen].count("trial_failed") == 1
+    engine.open_cycle()
+    plan = engine.plan()
+    with pytest.raises(QtrainError, match="every trial of cycle 2 failed"):
+        engine.conclude(plan, finish(plan, [None, None]))
+
+
+def test_a_restored_engine_decides_and_proposes_as_the_live_one() -> None:
+    live = CycleEngine(config(), BASELINE)
+    for losses in ([3.0, 2.5], [2.4, 2.6]):
+        run_cycle(live, losses)
+    restored = CycleEngine(config(), BASELINE, History_of(live.history.records))
+    assert (restored.cycle, restored.incumbent, restored.decision) == (
+        live.cycle, live.incumbent, live.decision,
+    )  # fmt: skip
+    assert [t.params for t in restored.plan().trials] == [t.params for t in live.plan().trials]
+
+
+def test_an_engine_restored_mid_cycle_plans_that_cycle_again() -> None:
+    live = CycleEngine(config(), BASELINE)
+    run_cycle(live, [3.0, 2.5])
+    plan = live.plan()
+    first = finish(plan, [2.2, 2.3])[0]  # trial 0 of cycle 2 finished, then the run stopped
+    stopped = History_of([*live.history.records, first])
+    resumed = CycleEngine(config(), BASELINE, stopped, concluded=1)
+    assert resumed.cycle == 1 and resumed.pending == [first]
+    again = resumed.plan()
+    assert [untimed(t.to_dict()) for t in again.trials] == [
+        untimed(t.to_dict()) for t in plan.trials
+    ]
+    result = resumed.conclude(again, [first, finish(again, [2.2, 2.3])[1]])
+    assert result.incumbent.checkpoint == "c002-t00" and resumed.pending == []
+    with pytest.raises(QtrainError, match="cannot restore the run"):
+        CycleEngine(config(), BASELINE, stopped, concluded=0)
+
+
+def test_early_stopping_ends_the_loop_with_its_reason() -> None:
+    engine = CycleEngine(config("early_stopping.max_cycles=2"), BASELINE)
+    run_cycle(engine, [3.0, 2.5])
+    assert not engine.decision.stop
+    run_cycle(engine, [2.4, 2.6])
+    assert engine.decision.stop and engine.decision.reason == "max_cycles 2 reached"
+    state = engine.run_state("r1", started=0.0)
+    assert (state.cycle, state.incumbent, state.stop) == (2, "c002-t00", True)
+
+
+def untimed(trial: dict) -> dict:
+    """A planned trial without how long proposing it took."""
+    meta = {k: v for k, v in trial["metadata"].items() if not k.endswith("_seconds")}
+    return {**trial, "metadata": meta}
+
+
+def History_of(records: list[TrialRecord]) -> History:
+    history = History()
+    history.records.extend(records)
+    return history
