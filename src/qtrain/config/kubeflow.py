@@ -48,7 +48,8 @@ class KubeflowConfig(_Section):
     train_memory: str = Field("16G", description="Memory limit of the train task")
     azure_secret: str | None = Field(
         "qtrain-azure",
-        description="Secret whose keys become env vars of the propose and export tasks (None: none)",
+        description="Secret whose keys become env vars of the propose and export tasks "
+        "(None: none)",
     )
     azure_secret_keys: list[str] = Field(
         default_factory=lambda: [
