@@ -1,159 +1,241 @@
-"""Convergence of the quantum-guided loop against classical training and HPO baselines.
+"""Convergence, measured fairly: training steps to the quality of what a user would do instead.
 
-    python benchmarks/convergence.py [--seeds 0 1 2 3 4] [--cycles 4] [--jobs 2] [--out FILE]
+    python benchmarks/convergence.py [--tasks reverse shift] [--seeds 0 1 2 3 4]
+                                     [--grid lr-scheduler|full] [--jobs 2] [--out FILE]
 
-On the default tiny task (configs/tiny.yaml), for each seed it runs:
-  fixed       classical training: the configured hyperparameters, 1 trial per cycle
-  random      random search, k trials per cycle (k = training.trials_per_cycle)
-  optuna-tpe  Optuna TPE through ask/tell, k trials per cycle
-  qubo-sa     the QUBO optimizer (FM surrogate, simulated annealing), k trials per cycle
-each for a fixed number of cycles (early stopping off), as separate ``qtrain run``
-processes with one torch thread. It then reports, per proposer, the total training steps
-(summed over all trials) needed to reach the fixed run's best eval loss of the same seed,
-as a multiple of what the fixed run needed; the best exact match within equal step budgets;
-and the optimizer's share of wall time. Median and spread (min..max) over seeds.
+For each task (``configs/bench/<task>.yaml``: the user's defaults, learning rate 2e-4, and a
+search space symmetric around them) and each seed, every method runs as its own
+``qtrain run`` process with one torch thread, ``--jobs`` at a time:
+
+  default-cycled  (a) classical training with the documented defaults, 4 cycles of 100 steps
+  default-single  (a) the same defaults as one schedule of B = 400 steps
+  oracle          (b) the winner of a grid over the search space (seed 0, budget B each; the
+                  grid's cost is printed), run on every seed as one schedule of B steps
+  random          (c) random search in the loop, k trials per cycle, the default queued first
+  optuna-tpe      (c) Optuna TPE in the loop, the default queued first
+  qubo-sa         the quantum-guided loop (FM surrogate, simulated annealing)
+
+The loops run 4 cycles of k=2 trials (2B steps), so their trajectories show where they cross
+the baselines. "Steps" are training steps summed over every trial
+(GPU-steps); the wall time with a cycle's k trials in parallel is reported beside it.
+
+Reported per method (median (min..max) over seeds, paired by seed):
+  steps to (a)  steps until the incumbent's eval loss <= the better (a) run's at B, x B
+  steps to (b)  the same for the oracle's eval loss at B, x B
+  loss@B, EM@B  the incumbent after B steps (the last trial finished within B)
+  overhead      time spent proposing / run wall time
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import platform
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-PROPOSERS = {
-    "fixed": ["quantum.solver_type=fixed", "training.trials_per_cycle=1"],
-    "random": ["quantum.solver_type=random"],
-    "optuna-tpe": ["quantum.solver_type=optuna-tpe"],
-    "qubo-sa": ["quantum.solver_type=sa"],
+REPO = Path(__file__).resolve().parents[1]
+BUDGET = 400  # B: the classical run's 4 cycles x 100 steps
+LOOP = ["early_stopping.max_cycles=4", "training.steps_per_cycle=100"]
+SINGLE = ["quantum.solver_type=fixed", "training.trials_per_cycle=1",
+          "early_stopping.max_cycles=1", f"training.steps_per_cycle={BUDGET}"]  # fmt: skip
+METHODS = {
+    "default-cycled": ["quantum.solver_type=fixed", "training.trials_per_cycle=1", *LOOP],
+    "default-single": SINGLE,
+    "random": ["quantum.solver_type=random", *LOOP],
+    "optuna-tpe": ["quantum.solver_type=optuna-tpe", *LOOP],
+    "qubo-sa": ["quantum.solver_type=sa", *LOOP],
+}
+GRIDS = {  # which search-space parameters the oracle grid varies (the others: defaults)
+    "lr-scheduler": ("training.learning_rate", "training.lr_scheduler"),
+    "full": ("training.learning_rate", "training.lr_scheduler", "model.lora.r"),
 }
 
 
-def run_one(proposer: str, seed: int, cycles: int, out_dir: Path) -> dict[str, Any]:
-    """One ``qtrain run`` in its own process; returns its report."""
-    overrides = [
-        *PROPOSERS[proposer],
-        f"training.seed={seed}",
-        f"quantum.seed={seed}",
-        f"early_stopping.max_cycles={cycles}",
-        "early_stopping.patience=100",
-        f"runtime.output_dir={out_dir}",
-        f"runtime.run_id={proposer}-s{seed}",
-        "runtime.export_merged=false",
-    ]
-    cmd = [sys.executable, "-m", "qtrain.cli.app", "run", "--quiet", *overrides]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+def run(task: str, name: str, overrides: list[str], out: Path) -> dict[str, Any]:
+    """One ``qtrain run`` of ``configs/bench/<task>.yaml``; returns its report."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    where = [f"runtime.output_dir={out}", f"runtime.run_id={name}"]
+    cmd = [sys.executable, "-m", "qtrain.cli.app", "run", f"configs/bench/{task}.yaml",
+           "--quiet", *overrides, *where]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"{proposer} seed {seed} failed: {done.stderr[-2000:]}")
-    return json.loads((out_dir / f"{proposer}-s{seed}" / "report.json").read_text())
+        raise RuntimeError(f"{task} {name} failed: {done.stderr[-2000:]}")
+    return json.loads((out / name / "report.json").read_text(encoding="utf-8"))
 
 
-def trajectory(report: dict[str, Any]) -> list[tuple[int, float, float]]:
-    """(cumulative steps, best eval loss so far, best exact match so far) after each trial."""
-    points, steps, loss, em = [], 0, float("inf"), 0.0
+def trials(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every trial in order, with what the benchmark keeps of it."""
+    rows = []
     for cycle in report["cycles"]:
-        for trial in cycle["trials"]:
-            steps += trial["steps"]
-            loss = min(loss, trial["metrics"]["eval_loss"])
-            em = max(em, trial["metrics"]["exact_match"])
-            points.append((steps, loss, em))
+        for t in cycle["trials"]:
+            metrics = t["metrics"]
+            rows.append({
+                "cycle": cycle["cycle"], "trial": t["trial"], "steps": t["steps"],
+                "params": t["params"], "source": t["proposal"].get("source"),
+                "status": t["status"], "eval_loss": metrics.get("eval_loss", float("inf")),
+                "exact_match": metrics.get("exact_match", 0.0),
+                "train_seconds": t["train"].get("train_seconds", 0.0),
+            })  # fmt: skip
+    return rows
+
+
+def trajectory(rows: list[dict[str, Any]]) -> list[tuple[int, float, float]]:
+    """(cumulative steps, incumbent eval loss, incumbent exact match) after each trial."""
+    points, steps, best = [], 0, (float("inf"), 0.0)
+    for row in rows:
+        steps += row["steps"]
+        if row["eval_loss"] < best[0]:
+            best = (row["eval_loss"], row["exact_match"])
+        points.append((steps, *best))
     return points
 
 
-def steps_to(points: list[tuple[int, float, float]], target: float) -> int | None:
-    """First cumulative step count at which the best loss is <= target (None: never)."""
-    return next((s for s, loss, _ in points if loss <= target + 1e-12), None)
+def steps_to(points: list[tuple[int, float, float]], target: float) -> float | None:
+    """Steps (x B) until the incumbent's loss is <= ``target``; None: never."""
+    return next((s / BUDGET for s, loss, _ in points if loss <= target + 1e-9), None)
 
 
-def em_within(points: list[tuple[int, float, float]], budget: int) -> float:
-    """Best exact match among the trials finished within ``budget`` total steps."""
-    return max((em for s, _, em in points if s <= budget), default=0.0)
+def at_budget(points: list[tuple[int, float, float]]) -> tuple[float, float]:
+    """The incumbent's (eval loss, exact match) once ``BUDGET`` steps are spent."""
+    within = [p for p in points if p[0] <= BUDGET]
+    return (within[-1][1], within[-1][2]) if within else (float("inf"), 0.0)
+
+
+def parallel_wall(report: dict[str, Any], rows: list[dict[str, Any]]) -> float:
+    """Wall time had each cycle's trials trained side by side (evaluation unchanged)."""
+    per_cycle: dict[int, list[float]] = {}
+    for row in rows:
+        per_cycle.setdefault(row["cycle"], []).append(row["train_seconds"])
+    serial = sum(sum(v) for v in per_cycle.values())
+    return report["wall_seconds"] - serial + sum(max(v) for v in per_cycle.values())
 
 
 def overhead(report: dict[str, Any]) -> float:
     """Seconds spent proposing (surrogate fit + solve) as a fraction of run wall time."""
-    seconds = sum(
-        t["proposal"].get("propose_seconds", 0.0) for c in report["cycles"] for t in c["trials"][:1]
-    )
+    seconds = sum(c["trials"][0]["proposal"].get("propose_seconds", 0.0) for c in report["cycles"])
     return seconds / report["wall_seconds"]
 
 
-def spread(values: list[float]) -> str:
-    """``median (min..max)``."""
-    if not values:
+def spread(values: list[float | None]) -> str:
+    """``median (min..max)``, with the count of runs that never got there."""
+    got = [v for v in values if v is not None]
+    never = len(values) - len(got)
+    if not got:
         return "never"
-    return f"{statistics.median(values):.3g} ({min(values):.3g}..{max(values):.3g})"
+    text = f"{statistics.median(got):.2f} ({min(got):.2f}..{max(got):.2f})"
+    return text + (f" {never} never" if never else "")
+
+
+def grid_points(config_path: Path, grid: str) -> list[dict[str, Any]]:
+    """The grid: every combination of the varied parameters' levels."""
+    import yaml
+
+    space = yaml.safe_load(config_path.read_text(encoding="utf-8"))["search_space"]
+    names = GRIDS[grid]
+    return [dict(zip(names, combo, strict=True))
+            for combo in itertools.product(*(space[n]["values"] for n in names))]  # fmt: skip
+
+
+def benchmark_task(task: str, seeds: list[int], grid: str, pool: ThreadPoolExecutor,
+                   out: Path) -> dict[str, Any]:  # fmt: skip
+    """Grid, oracle and every method on every seed of one task."""
+    points = grid_points(REPO / "configs" / "bench" / f"{task}.yaml", grid)
+    start = time.perf_counter()
+    grid_reports = list(pool.map(
+        lambda ip: run(task, f"grid-{ip[0]}", [*SINGLE, "training.seed=0", "quantum.seed=0",
+                       *(f"{k}={v}" for k, v in ip[1].items())], out),
+        enumerate(points),
+    ))  # fmt: skip
+    grid_wall = time.perf_counter() - start
+    losses = [trials(r)[-1]["eval_loss"] for r in grid_reports]
+    winner = points[losses.index(min(losses))]
+    oracle = [*SINGLE, *(f"{k}={v}" for k, v in winner.items())]
+    jobs = [(m, s) for s in seeds for m in [*METHODS, "oracle"]]
+
+    def one(job: tuple[str, int]) -> dict[str, Any]:
+        method, seed = job
+        overrides = oracle if method == "oracle" else METHODS[method]
+        seeded = [*overrides, f"training.seed={seed}", f"quantum.seed={seed}"]
+        return run(task, f"{method}-s{seed}", seeded, out)
+
+    reports = dict(zip(jobs, pool.map(one, jobs), strict=True))
+    rows: dict[str, Any] = {}
+    for method in [*METHODS, "oracle"]:
+        rows[method] = {"seeds": {}}
+        for seed in seeds:
+            report = reports[(method, seed)]
+            mine = trials(report)
+            path = trajectory(mine)
+            target_a = min(at_budget(trajectory(trials(reports[(m, seed)])))[0]
+                           for m in ("default-cycled", "default-single"))  # fmt: skip
+            target_b = at_budget(trajectory(trials(reports[("oracle", seed)])))[0]
+            loss_b, em_b = at_budget(path)
+            rows[method]["seeds"][seed] = {
+                "steps_to_a": steps_to(path, target_a), "steps_to_b": steps_to(path, target_b),
+                "loss_at_B": loss_b, "em_at_B": em_b, "overhead": overhead(report),
+                "wall_seconds": report["wall_seconds"],
+                "parallel_wall_seconds": parallel_wall(report, mine), "trials": mine,
+            }  # fmt: skip
+    return {
+        "grid": {"varied": list(GRIDS[grid]), "points": len(points), "steps": BUDGET * len(points),
+                 "wall_seconds": round(grid_wall, 1), "winner": winner,
+                 "losses": dict(zip(map(json.dumps, points), losses, strict=True))},
+        "methods": rows,
+    }  # fmt: skip
+
+
+def print_task(task: str, result: dict[str, Any], seeds: list[int]) -> None:
+    """The table of one task."""
+    grid = result["grid"]
+    cost = f"{grid['steps']} steps, {grid['wall_seconds']:.0f} s"
+    print(f"\n{task}: oracle = {grid['winner']} from a {grid['points']}-point grid over "
+          f"{', '.join(grid['varied'])} ({cost})")  # fmt: skip
+    cols = ("steps to (a) xB", "steps to (b) xB", "loss@B", "EM@B", "overhead")
+    print(f"{'method':<16}" + "".join(f"{c:<30}" for c in cols))
+    for method, row in result["methods"].items():
+        per = [row["seeds"][s] for s in seeds]
+        cells = [spread([p["steps_to_a"] for p in per]), spread([p["steps_to_b"] for p in per]),
+                 spread([p["loss_at_B"] for p in per]), spread([p["em_at_B"] for p in per]),
+                 f"{statistics.median(p['overhead'] for p in per):.2%}"]  # fmt: skip
+        print(f"{method:<16}" + "".join(f"{c:<30}" for c in cells))
+    qubo = result["methods"]["qubo-sa"]["seeds"]
+    for rival in ("random", "optuna-tpe"):
+        theirs = result["methods"][rival]["seeds"]
+        wins = sum((qubo[s]["steps_to_a"] or 99) < (theirs[s]["steps_to_a"] or 99) for s in seeds)
+        print(f"qubo-sa needs fewer steps to (a) than {rival} in {wins} of {len(seeds)} seeds")
 
 
 def main() -> None:
-    """Run every proposer for every seed, then print and save the table."""
+    """Run every task, print the tables, save the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--cycles", type=int, default=4)
+    parser.add_argument("--tasks", nargs="+", default=["reverse", "shift"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
+    parser.add_argument("--grid", choices=list(GRIDS), default="full")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--proposers", nargs="+", default=list(PROPOSERS))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    out_dir = Path(tempfile.mkdtemp(prefix="qtrain-convergence-"))
-    jobs = [(p, s) for s in args.seeds for p in args.proposers]
+    out = Path(tempfile.mkdtemp(prefix="qtrain-convergence-"))
+    machine = (f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, 1 torch "
+               f"thread per run, {args.jobs} runs at a time")  # fmt: skip
+    print(f"machine: {machine}; seeds {args.seeds}; B = {BUDGET} steps")
+    results = {}
     with ThreadPoolExecutor(args.jobs) as pool:
-        reports = dict(
-            zip(jobs, pool.map(lambda j: run_one(*j, args.cycles, out_dir), jobs), strict=True)
-        )
-    rows = {}
-    for proposer in args.proposers:
-        ratios, never, budget_em, final_em, over = [], 0, {}, [], []
-        for seed in args.seeds:
-            points = trajectory(reports[(proposer, seed)])
-            fixed_points = trajectory(reports[("fixed", seed)])
-            target = fixed_points[-1][1]
-            fixed_steps = steps_to(fixed_points, target)
-            needed = steps_to(points, target)
-            if needed is None:
-                never += 1
-            else:
-                ratios.append(needed / fixed_steps)
-            for budget in sorted({p[0] for p in fixed_points}):
-                budget_em.setdefault(budget, []).append(em_within(points, budget))
-            final_em.append(points[-1][2])
-            over.append(overhead(reports[(proposer, seed)]))
-        rows[proposer] = {
-            "steps_to_fixed_best_ratio": ratios,
-            "never_reached": never,
-            "best_em_within_budget": budget_em,
-            "final_best_em": final_em,
-            "optimizer_overhead_fraction": over,
-        }
-    budgets = sorted(rows["fixed"]["best_em_within_budget"]) if "fixed" in rows else []
-    header = f"{'proposer':<12}{'steps to fixed best (x fixed)':<32}{'missed':<8}"
-    header += "".join(f"{'EM@' + str(b):<20}" for b in budgets) + "overhead"
-    print(header)
-    for proposer, row in rows.items():
-        line = f"{proposer:<12}{spread(row['steps_to_fixed_best_ratio']):<32}"
-        line += f"{row['never_reached']}/{len(args.seeds):<6}"
-        line += "".join(f"{spread(row['best_em_within_budget'][b]):<20}" for b in budgets)
-        line += f"{statistics.median(row['optimizer_overhead_fraction']):.2%}"
-        print(line)
+        for task in args.tasks:
+            results[task] = benchmark_task(task, args.seeds, args.grid, pool, out)
+            print_task(task, results[task], args.seeds)
     if args.out:
-        args.out.write_text(
-            json.dumps(
-                {
-                    "machine": f"{platform.machine()}, {platform.system()}, "
-                    f"1 torch thread per run, {args.jobs} runs in parallel",
-                    "seeds": args.seeds,
-                    "cycles": args.cycles,
-                    "rows": rows,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        payload = {"machine": machine, "seeds": args.seeds, "budget_steps": BUDGET,
+                   "command": " ".join(["python", *sys.argv]), "tasks": results}  # fmt: skip
+        args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

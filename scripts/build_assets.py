@@ -282,6 +282,18 @@ def reverse_word(rng: random.Random) -> str:
     return "".join(rng.choice(LETTERS) for _ in range(rng.randint(3, 8)))
 
 
+def shift_word(word: str) -> str:
+    """Every letter one place on in the alphabet (``z`` -> ``a``)."""
+    return "".join(LETTERS[(LETTERS.index(c) + 1) % len(LETTERS)] for c in word)
+
+
+def task_shift(rng: random.Random) -> tuple[str, str]:
+    """``shift: abz`` -> ``bca``: a per-letter substitution (never used in pretraining),
+    where reversal is a rearrangement."""
+    w = reverse_word(rng)
+    return f"shift: {w}", shift_word(w)
+
+
 # --- evaluation helpers --------------------------------------------------------------------------
 
 
@@ -308,7 +320,9 @@ def greedy_answer(
 def report_task_accuracy(model: Phi3ForCausalLM, tokenizer: PreTrainedTokenizerFast) -> None:
     """Print greedy exact match per pretraining task (and for held-out reversal)."""
     rng = random.Random(SEED + 1)
-    tasks: dict[str, Task] = {**TASKS, "reverse(held out)": task_reverse}
+    tasks: dict[str, Task] = {
+        **TASKS, "reverse(held out)": task_reverse, "shift(held out)": task_shift
+    }
     for name, task in tasks.items():
         pairs = [task(rng) for _ in range(64)]
         replies = greedy_answer(model, tokenizer, [p for p, _ in pairs])
@@ -319,21 +333,21 @@ def report_task_accuracy(model: Phi3ForCausalLM, tokenizer: PreTrainedTokenizerF
 # --- outputs -------------------------------------------------------------------------------------
 
 
-def write_reverse_dataset(path: Path, rows: int = 2000) -> None:
-    """Write the reversal task as chat-format JSONL, seeded, with no duplicate prompts."""
+def write_task_dataset(path: Path, task: Task, rows: int = 2000) -> None:
+    """Write a held-out task as chat-format JSONL, seeded, with no duplicate prompts."""
     rng = random.Random(DATA_SEED)
     seen: set[str] = set()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as fh:
         while len(seen) < rows:
-            word = reverse_word(rng)
-            if word in seen:
+            prompt, answer = task(rng)
+            if prompt in seen:
                 continue
-            seen.add(word)
+            seen.add(prompt)
             record = {
                 "messages": [
-                    {"role": "user", "content": f"reverse: {word}"},
-                    {"role": "assistant", "content": word[::-1]},
+                    {"role": "user", "content": prompt},
+                    {"role": "assistant", "content": answer},
                 ]
             }
             fh.write(json.dumps(record) + "\n")
@@ -404,7 +418,8 @@ def main() -> None:
         report_task_accuracy(model, tokenizer)
     save_model(model, tokenizer, args.out_model)
     check_assets(args.out_model)
-    write_reverse_dataset(args.out_data / "reverse.jsonl")
+    write_task_dataset(args.out_data / "reverse.jsonl", task_reverse)
+    write_task_dataset(args.out_data / "shift.jsonl", task_shift)
     print(f"wrote {args.out_model} and {args.out_data} in {time.perf_counter() - start:.1f}s")
 
 

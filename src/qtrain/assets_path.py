@@ -1,4 +1,4 @@
-"""Files shipped inside the package: the tiny base model and the default dataset."""
+"""Files shipped inside the package: the tiny base model and the two task datasets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from pathlib import Path
 BUILTIN_PREFIX = "builtin:"
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 BUILTIN_MODELS = {"tiny-phi4": ASSETS_DIR / "tiny-phi4"}
-BUILTIN_DATASETS = {"reverse": ASSETS_DIR / "data" / "reverse.jsonl"}
+BUILTIN_DATASETS = {
+    "reverse": ASSETS_DIR / "data" / "reverse.jsonl",
+    "shift": ASSETS_DIR / "data" / "shift.jsonl",
+}
 
 
 def is_builtin(name: str) -> bool:

@@ -88,7 +88,12 @@ class ModelConfig(_Section):
 class TrainingConfig(_Section):
     """Hyperparameters of one trial (the proposer may override the cycle-scoped ones)."""
 
-    learning_rate: float = Field(1e-2, gt=0.0, lt=1.0)
+    learning_rate: float = Field(
+        2e-4,
+        gt=0.0,
+        lt=1.0,
+        description="The usual LoRA default; tune it (search_space) or set it per task",
+    )
     batch_size: int = Field(16, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
     steps_per_cycle: int = Field(100, ge=1)
@@ -96,7 +101,9 @@ class TrainingConfig(_Section):
     max_length: int = Field(64, ge=8)
     weight_decay: float = Field(0.0, ge=0.0, lt=1.0)
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0)
-    lr_scheduler: Literal["constant", "linear", "cosine", "constant_with_warmup"] = "constant"
+    lr_scheduler: Literal["constant", "linear", "cosine", "constant_with_warmup"] = Field(
+        "linear", description="The transformers and TRL default"
+    )
     optimizer: Literal["adamw_torch", "adamw_8bit", "sgd"] = "adamw_torch"
     max_grad_norm: float = Field(1.0, gt=0.0)
     gradient_checkpointing: bool = Field(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qtrain.hpo.baselines import AskTellOptimizer, RandomSearch, TPESearch
+from qtrain.hpo.baselines import AskTellOptimizer, RandomSearch
 from qtrain.hpo.encoding import Encoding, InfeasibleSampleError
 from qtrain.hpo.optimizer import QuboOptimizer
 from qtrain.hpo.proposer import FixedProposer, Proposal, Proposer
@@ -10,6 +10,7 @@ from qtrain.hpo.proposers import make_proposer, proposer_name
 from qtrain.hpo.qubo import build_bqm
 from qtrain.hpo.space import Parameter, SearchSpace
 from qtrain.hpo.surrogates import BayesianQuadraticRegression, FactorizationMachine
+from qtrain.hpo.tpe import TPESearch
 
 __all__ = [
     "AskTellOptimizer",

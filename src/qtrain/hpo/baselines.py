@@ -10,15 +10,12 @@ optimizer rebuilt from a saved history proposes what the live one would have.
 from __future__ import annotations
 
 import abc
-import logging
 import math
-import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from qtrain.errors import MissingExtraError
 from qtrain.hpo.proposer import Proposal
 from qtrain.hpo.space import SearchSpace
 
@@ -36,11 +33,20 @@ class AskTellOptimizer(abc.ABC):
         allow_repeats: Whether a told configuration may be proposed again while untried
             ones remain (the proposals of one ask stay distinct; ``repeat`` in the metadata
             says which are repeats). Off by default: every evaluation is then new.
+        queue_default: Propose the space's defaults first (what a user would try first), so
+            a search is compared with the default on equal terms. The QUBO optimizer's
+            initial design does this anyway.
     """
 
     name = "base"
 
-    def __init__(self, space: SearchSpace, seed: int = 0, allow_repeats: bool = False) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        allow_repeats: bool = False,
+        queue_default: bool = False,
+    ) -> None:
         if not isinstance(space, SearchSpace):
             raise TypeError(f"space must be a SearchSpace, got {type(space).__name__}")
         if not isinstance(seed, int) or isinstance(seed, bool):
@@ -48,6 +54,7 @@ class AskTellOptimizer(abc.ABC):
         self.space = space
         self.seed = seed
         self.allow_repeats = bool(allow_repeats)
+        self.queue_default = bool(queue_default)
         self._fixed: dict[str, Any] = {}
         self._active = space
         self._fixed_index: dict[str, int] = {}
@@ -111,6 +118,12 @@ class AskTellOptimizer(abc.ABC):
     @abc.abstractmethod
     def _propose(self, n: int) -> tuple[list[Key], list[dict[str, Any]]]:
         """Keys of ``n`` configurations to propose, and metadata for each."""
+
+    def _queued_default(self) -> list[Key]:
+        """The defaults, when they are queued and nothing was proposed yet (else nothing)."""
+        if not self.queue_default or self._told or self._pending:
+            return []
+        return [self.space.key({**self.space.defaults(), **self._fixed})]
 
     def _rng(self, salt: int = 0) -> np.random.Generator:
         """A generator determined by the seed and the state of the history."""
@@ -195,80 +208,19 @@ class RandomSearch(AskTellOptimizer):
 
     def _propose(self, n: int) -> tuple[list[Key], list[dict[str, Any]]]:
         rng = self._rng()
-        chosen = []
+        queued = self._queued_default()
+        chosen = list(queued)
         for key in self._candidates(rng):
-            chosen.append(key)
             if len(chosen) == n:
                 break
+            if key not in chosen:
+                chosen.append(key)
         keys = self._fill(n, chosen, [])
-        return keys, [{"source": "random" if i < len(chosen) else "fill"} for i in range(n)]
+        return keys, proposal_sources(n, "random", len(queued), len(chosen))
 
 
-class TPESearch(AskTellOptimizer):
-    """Optuna's TPE (one categorical distribution per parameter) through ask/tell.
-
-    A fresh study is built from the history at each ask, so proposals depend only on the
-    seed and the history; within one ask, the constant liar spreads a batch out.
-    """
-
-    name = "tpe"
-
-    def __init__(
-        self,
-        space: SearchSpace,
-        seed: int = 0,
-        n_startup_trials: int = 10,
-        allow_repeats: bool = False,
-    ) -> None:
-        super().__init__(space, seed, allow_repeats)
-        if n_startup_trials < 0:
-            raise ValueError(f"n_startup_trials must be >= 0, got {n_startup_trials}")
-        self.n_startup_trials = n_startup_trials
-        self._optuna = _import_optuna()
-
-    def _propose(self, n: int) -> tuple[list[Key], list[dict[str, Any]]]:
-        optuna = self._optuna
-        dists = {
-            p.name: optuna.distributions.CategoricalDistribution(tuple(range(len(p))))
-            for p in self.space
-        }
-        seed = int(self._rng().integers(2**31))
-        sampler = optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=self.n_startup_trials, constant_liar=True
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            study = optuna.create_study(direction="minimize", sampler=sampler)
-            for (key, _), value in zip(self._told, self._values(), strict=True):
-                study.add_trial(
-                    optuna.trial.create_trial(
-                        params=dict(zip(self.space.names, key, strict=True)),
-                        distributions=dists,
-                        value=float(value),
-                    )
-                )
-            free = {name: d for name, d in dists.items() if name not in self._fixed}
-            avoid = self._avoid()
-            chosen: list[Key] = []
-            for _ in range(20 * n + 20):
-                if len(chosen) == n or not free:
-                    break
-                trial = study.ask(free)
-                levels = tuple(trial.params.get(p.name, 0) for p in self.space)
-                params = {**self.space.from_key(levels), **self._fixed}
-                key = self.space.key(params)
-                if key not in avoid and key not in chosen:
-                    chosen.append(key)
-        ranked = [k for k in self._candidates(self._rng(1)) if k not in chosen]
-        keys = self._fill(n, chosen, ranked)
-        return keys, [{"source": "tpe" if i < len(chosen) else "fill"} for i in range(n)]
-
-
-def _import_optuna() -> Any:
-    try:
-        import optuna
-    except ImportError:
-        raise MissingExtraError("optuna", "tpe", "the optuna-tpe proposer") from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    logging.getLogger("optuna").setLevel(logging.WARNING)
-    return optuna
+def proposal_sources(n: int, name: str, queued: int, chosen: int) -> list[dict[str, Any]]:
+    """Metadata of ``n`` proposals: the queued default, then ``name``'s own, then fill."""
+    return [
+        {"source": "default" if i < queued else name if i < chosen else "fill"} for i in range(n)
+    ]

@@ -11,11 +11,12 @@ from typing import Any
 
 from qtrain.config.schema import RunConfig
 from qtrain.history import TrialRecord
-from qtrain.hpo.baselines import RandomSearch, TPESearch
+from qtrain.hpo.baselines import RandomSearch
 from qtrain.hpo.loop_proposer import Objective, OptimizerProposer
 from qtrain.hpo.optimizer import QuboOptimizer
 from qtrain.hpo.proposer import FixedProposer, Proposer
 from qtrain.hpo.space import SearchSpace
+from qtrain.hpo.tpe import TPESearch
 from qtrain.rundir import AZURE_JOBS_DIR
 
 #: Returns the incumbent trial (None before there is one).
@@ -31,19 +32,20 @@ def _fixed(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Pro
 
 
 def _random(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Proposer:
-    """Seeded random search over ``search_space``."""
+    """Seeded random search over ``search_space``; the defaults come first, as in the
+    QUBO optimizer's initial design."""
     space = SearchSpace.from_config(config.search_space)
-    optimizer = RandomSearch(space, seed=config.quantum.seed)
+    optimizer = RandomSearch(space, seed=config.quantum.seed, queue_default=True)
     return _ask_tell("random", optimizer, space, config, objective, incumbent)
 
 
 def _optuna_tpe(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Proposer:
-    """Optuna's TPE over ``search_space``."""
+    """Optuna's TPE over ``search_space``; the defaults come first."""
     q = config.quantum
     space = SearchSpace.from_config(config.search_space)
     # TPE leaves random start-up after as many results as the QUBO optimizer's design.
     startup = q.initial_design or max(2, min(10, len(space) + 1))
-    optimizer = TPESearch(space, seed=q.seed, n_startup_trials=startup)
+    optimizer = TPESearch(space, seed=q.seed, n_startup_trials=startup, queue_default=True)
     return _ask_tell("optuna-tpe", optimizer, space, config, objective, incumbent)
 
 

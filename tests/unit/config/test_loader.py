@@ -6,7 +6,7 @@ from qtrain.config import RunConfig, default_config_path, load_config, validate_
 from qtrain.config.loader import parse_override
 from qtrain.errors import ConfigError
 
-SHIPPED = sorted((Path(__file__).resolve().parents[3] / "configs").glob("*.yaml"))
+SHIPPED = sorted((Path(__file__).resolve().parents[3] / "configs").rglob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)

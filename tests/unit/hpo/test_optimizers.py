@@ -241,3 +241,17 @@ def test_allow_repeats_keeps_one_ask_distinct(cls: type, toy_space: SearchSpace)
             assert p.metadata["repeat"] == (_key(p.params) in told)
             told.add(_key(p.params))
             opt.tell(p.params, toy_objective(p.params))
+
+
+@pytest.mark.parametrize("cls", [RandomSearch, TPESearch])
+def test_queued_default_comes_first_then_the_search(cls) -> None:
+    space = SearchSpace.from_dict({"lr": [1e-4, 1e-3, 1e-2], "r": [8, 16, 32]})
+    optimizer = cls(space, seed=3, queue_default=True)
+    first = optimizer.ask_proposals(2)
+    assert first[0].params == space.defaults() and first[0].metadata["source"] == "default"
+    assert first[1].params != space.defaults()
+    optimizer.tell(first[0].params, 1.0)
+    optimizer.tell(first[1].params, 2.0)
+    later = optimizer.ask_proposals(2)
+    assert all(p.metadata["source"] != "default" for p in later)
+    assert space.defaults() not in [p.params for p in later]
