@@ -2,6 +2,7 @@
 
     python benchmarks/convergence.py [--tasks reverse shift] [--seeds 0 1 2 3 4]
                                      [--grid lr-scheduler|full] [--jobs 2] [--out FILE]
+                                     [--work DIR]
 
 For each task (``configs/bench/<task>.yaml``: the user's defaults, learning rate 2e-4, and a
 search space symmetric around them) and each seed, every method runs as its own
@@ -14,10 +15,16 @@ search space symmetric around them) and each seed, every method runs as its own
   random          (c) random search in the loop, k trials per cycle, the default queued first
   optuna-tpe      (c) Optuna TPE in the loop, the default queued first
   qubo-sa         the quantum-guided loop (FM surrogate, simulated annealing)
+  *-halving       the same loop with successive halving: k = 4 candidates (the incumbent's
+                  settings and 3 proposals) train a rung of 25 steps each, the best one the
+                  other 75 of the cycle (175 steps a cycle instead of 2 x 100)
 
 The loops run 4 cycles of k=2 trials (2B steps), so their trajectories show where they cross
-the baselines. "Steps" are training steps summed over every trial
-(GPU-steps); the wall time with a cycle's k trials in parallel is reported beside it.
+the baselines. "Steps" are training steps summed over every trial,
+halved rungs included (GPU-steps); the wall time with a cycle's k trials in parallel is
+reported beside it. Runs are kept in ``--work`` (default: a new temp folder); a run whose
+report is already there is not run again, so an interrupted benchmark resumes and a new
+method can be added to a finished one.
 
 Reported per method (median (min..max) over seeds, paired by seed):
   steps to (a)  steps until the incumbent's eval loss <= the better (a) run's at B, x B
@@ -54,6 +61,10 @@ METHODS = {
     "optuna-tpe": ["quantum.solver_type=optuna-tpe", *LOOP],
     "qubo-sa": ["quantum.solver_type=sa", *LOOP],
 }
+HALVING = ["training.trials_per_cycle=4", "training.rung_steps=25"]
+METHODS.update({
+    f"{name}-halving": [*METHODS[name], *HALVING] for name in ("random", "optuna-tpe", "qubo-sa")
+})  # fmt: skip
 GRIDS = {  # which search-space parameters the oracle grid varies (the others: defaults)
     "lr-scheduler": ("training.learning_rate", "training.lr_scheduler"),
     "full": ("training.learning_rate", "training.lr_scheduler", "model.lora.r"),
@@ -61,7 +72,11 @@ GRIDS = {  # which search-space parameters the oracle grid varies (the others: d
 
 
 def run(task: str, name: str, overrides: list[str], out: Path) -> dict[str, Any]:
-    """One ``qtrain run`` of ``configs/bench/<task>.yaml``; returns its report."""
+    """One ``qtrain run`` of ``configs/bench/<task>.yaml``; returns its report (an existing
+    report of the same run name is reused)."""
+    done_report = out / name / "report.json"
+    if done_report.is_file():
+        return json.loads(done_report.read_text(encoding="utf-8"))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     where = [f"runtime.output_dir={out}", f"runtime.run_id={name}"]
     cmd = [sys.executable, "-m", "qtrain.cli.app", "run", f"configs/bench/{task}.yaml",
@@ -151,7 +166,7 @@ def benchmark_task(task: str, seeds: list[int], grid: str, pool: ThreadPoolExecu
     points = grid_points(REPO / "configs" / "bench" / f"{task}.yaml", grid)
     start = time.perf_counter()
     grid_reports = list(pool.map(
-        lambda ip: run(task, f"grid-{ip[0]}", [*SINGLE, "training.seed=0", "quantum.seed=0",
+        lambda ip: run(task, f"{task}-grid-{ip[0]}", [*SINGLE, "training.seed=0", "quantum.seed=0",
                        *(f"{k}={v}" for k, v in ip[1].items())], out),
         enumerate(points),
     ))  # fmt: skip
@@ -165,7 +180,7 @@ def benchmark_task(task: str, seeds: list[int], grid: str, pool: ThreadPoolExecu
         method, seed = job
         overrides = oracle if method == "oracle" else METHODS[method]
         seeded = [*overrides, f"training.seed={seed}", f"quantum.seed={seed}"]
-        return run(task, f"{method}-s{seed}", seeded, out)
+        return run(task, f"{task}-{method}-s{seed}", seeded, out)
 
     reports = dict(zip(jobs, pool.map(one, jobs), strict=True))
     rows: dict[str, Any] = {}
@@ -222,8 +237,10 @@ def main() -> None:
     parser.add_argument("--grid", choices=list(GRIDS), default="full")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--work", type=Path, help="Keep (and reuse) the runs here")
     args = parser.parse_args()
-    out = Path(tempfile.mkdtemp(prefix="qtrain-convergence-"))
+    out = args.work or Path(tempfile.mkdtemp(prefix="qtrain-convergence-"))
+    out.mkdir(parents=True, exist_ok=True)
     machine = (f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, 1 torch "
                f"thread per run, {args.jobs} runs at a time")  # fmt: skip
     print(f"machine: {machine}; seeds {args.seeds}; B = {BUDGET} steps")

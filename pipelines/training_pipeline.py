@@ -43,6 +43,11 @@ def build_pipeline(config: RunConfig) -> Callable[..., Any]:
             "put the connection string in the kubeflow.azure_secret Secret as "
             "AZURE_QUANTUM_STORAGE"
         )
+    if config.training.rung_steps is not None:
+        raise QtrainError(
+            "training.rung_steps (successive halving) runs in-process only in this version: "
+            "unset it to compile the pipeline"
+        )
     settings = _TaskSettings(config)
     max_cycles = config.early_stopping.max_cycles
     k = config.training.trials_per_cycle

@@ -321,7 +321,9 @@ def report_task_accuracy(model: Phi3ForCausalLM, tokenizer: PreTrainedTokenizerF
     """Print greedy exact match per pretraining task (and for held-out reversal)."""
     rng = random.Random(SEED + 1)
     tasks: dict[str, Task] = {
-        **TASKS, "reverse(held out)": task_reverse, "shift(held out)": task_shift
+        **TASKS,
+        "reverse(held out)": task_reverse,
+        "shift(held out)": task_shift,
     }
     for name, task in tasks.items():
         pairs = [task(rng) for _ in range(64)]

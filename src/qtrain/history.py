@@ -10,7 +10,11 @@ from typing import Any
 
 @dataclass
 class TrialRecord:
-    """One trial: where it started, what it tried, what it measured, where its checkpoint is."""
+    """One trial: where it started, what it tried, what it measured, where its checkpoint is.
+
+    ``status`` is ``completed``, ``failed`` (it crashed: ``error`` says why) or ``halved``
+    (successive halving stopped it after its rung: ``metrics`` are the rung's eval loss).
+    """
 
     cycle: int
     trial: int
@@ -23,6 +27,8 @@ class TrialRecord:
     proposal: dict[str, Any] = field(default_factory=dict)
     status: str = "completed"
     error: str | None = None
+    rung: dict[str, float] = field(default_factory=dict)
+    """Successive halving: the trial's ``steps`` and ``eval_loss`` after its short rung."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""

@@ -123,6 +123,11 @@ class RunDirectory(_StateFiles):
         return self.root / REPORT_MD
 
     @property
+    def rungs_dir(self) -> Path:
+        """Successive halving's scratch: the rungs of the running cycle (trainer states)."""
+        return self.root / "rungs"
+
+    @property
     def kfp_local_log(self) -> Path:
         """kfp.local's log of a ``--engine kfp-local`` run."""
         return self.root / KFP_LOCAL_LOG

@@ -262,3 +262,10 @@ def test_the_dag_shape_is_passed_to_preprocess(tmp_path: Path) -> None:
     constants = {k: v["runtimeValue"]["constant"] for k, v in prep["inputs"]["parameters"].items()
                  if "runtimeValue" in v}  # fmt: skip
     assert constants == {"compiled_cycles": 2, "compiled_trials": 2}
+
+
+def test_successive_halving_is_refused_by_the_pipeline_for_now(tmp_path: Path) -> None:
+    config = load_config(None, ["training.rung_steps=20"])
+    with pytest.raises(QtrainError, match=r"training\.rung_steps .* runs in-process only"):
+        compile_pipeline(config, tmp_path / "p.yaml")
+    assert not (tmp_path / "p.yaml").exists()

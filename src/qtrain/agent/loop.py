@@ -7,11 +7,12 @@ the prepared data, the run directory and the trainer callbacks.
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import TYPE_CHECKING, Any
 
 from qtrain.config.schema import RunConfig
-from qtrain.cycle import CycleEngine, CycleResult, IncumbentSelector, TrialPlan
+from qtrain.cycle import CycleEngine, CyclePlan, CycleResult, IncumbentSelector, TrialPlan
 from qtrain.cycle.closing import RunOutcome, export_incumbent, finish_run
 from qtrain.cycle.opening import open_run
 from qtrain.errors import QtrainError, one_line
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from qtrain.checkpoints.store import CheckpointStore
     from qtrain.data.preprocess import PreparedData
     from qtrain.training.session import ModelSession
+    from qtrain.training.trial import RungResult
 
 __all__ = ["CycleResult", "QuantumTrainingAgent"]
 
@@ -134,6 +136,8 @@ class QuantumTrainingAgent:
         engine.open_cycle()
         plan = engine.plan()
         engine.announce(plan)
+        if any(t.rung_steps for t in plan.trials):
+            return engine.conclude(plan, self._halve_and_continue(plan))
         finished = {record.trial: record for record in engine.pending}  # a resumed cycle
         trials = [finished.get(t.trial) or self._run_trial(t) for t in plan.trials]
         return engine.conclude(plan, trials)
@@ -186,19 +190,21 @@ class QuantumTrainingAgent:
         return report
 
     # -- helpers -------------------------------------------------------------------------
-    def _run_trial(self, trial: TrialPlan) -> TrialRecord:
-        """Train, evaluate and commit one trial; a crash is recorded as a failed trial."""
+    def _run_trial(self, trial: TrialPlan, rung: RungResult | None = None) -> TrialRecord:
+        """Train, evaluate and commit one trial (after ``rung``, the rest of it); a crash is
+        recorded as a failed trial."""
         from qtrain.agent.progress import EventCallback
         from qtrain.training.trial import run_trial
 
         assert self.engine is not None and self.events is not None and self.data is not None
         assert self.session is not None
-        self.engine.trial_started(trial)
+        if rung is None:
+            self.engine.trial_started(trial)
         callback = EventCallback(self.events, trial.cycle, trial.trial, trial.steps)
         try:
             record = run_trial(
                 trial.spec(), self.session, self.data.train, self.data.eval, self.config,
-                self.store, [callback], trial.metadata,
+                self.store, [callback], trial.metadata, rung,
             )  # fmt: skip
         except (KeyboardInterrupt, QtrainError):
             raise
@@ -206,6 +212,44 @@ class QuantumTrainingAgent:
             record = trial.failed_record(one_line(exc))
         self.engine.trial_finished(record)
         return record
+
+    def _halve_and_continue(self, plan: CyclePlan) -> list[TrialRecord]:
+        """Successive halving: every trial trains its rung, the best one the rest of the
+        cycle; the others are recorded as halved (crashed rungs as failed)."""
+        from qtrain.agent.progress import EventCallback
+        from qtrain.training.trial import train_rung
+
+        engine, session, data = self.engine, self.session, self.data
+        assert engine is not None and session is not None and data is not None
+        assert self.events is not None and self.run_dir is not None and self.store is not None
+        start = plan.start_checkpoint
+        init_from = self.store.materialize(start) if start else None
+        rungs, records = {}, {}
+        for trial in plan.trials:
+            engine.trial_started(trial)
+            callback = EventCallback(self.events, trial.cycle, trial.trial, trial.steps)
+            work_dir = self.run_dir.rungs_dir / trial.name
+            try:
+                rungs[trial.trial] = train_rung(
+                    trial.spec(), trial.rung_steps or 0, session, data.train, data.eval,
+                    self.config, init_from, work_dir, [callback],
+                )  # fmt: skip
+            except (KeyboardInterrupt, QtrainError):
+                raise
+            except Exception as exc:  # one bad proposal (e.g. OOM) must not end the run
+                records[trial.trial] = trial.failed_record(one_line(exc))
+                engine.trial_finished(records[trial.trial])
+        try:
+            losses = {index: rung.eval_loss for index, rung in rungs.items()}
+            winner = engine.halve(plan, losses)
+            for index, rung in rungs.items():
+                if index != winner.trial:
+                    records[index] = plan.trials[index].halved_record(rung.eval_loss, rung.train)
+                    engine.trial_finished(records[index])
+            records[winner.trial] = self._run_trial(winner, rungs[winner.trial])
+        finally:
+            shutil.rmtree(self.run_dir.rungs_dir, ignore_errors=True)
+        return [records[index] for index in sorted(records)]
 
     def _export(self) -> dict[str, str]:
         incumbent = self.incumbent

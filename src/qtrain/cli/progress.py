@@ -106,6 +106,14 @@ def summary_table(report: dict[str, Any]) -> Table:
                 f"{m.get('eval_loss', float('nan')):.4f}",
                 f"{m.get('exact_match', float('nan')):.3f}",
                 _SOURCES.get(source, source),
-                format_params(t["params"]) if t["status"] == "completed" else t["status"],
+                _params_cell(t),
             )
     return table
+
+
+def _params_cell(trial: dict[str, Any]) -> str:
+    """A trial's settings; a halved one says so, a failed one shows only its status."""
+    if trial["status"] == "failed":
+        return "failed"
+    suffix = " (halved)" if trial["status"] == "halved" else ""
+    return format_params(trial["params"]) + suffix

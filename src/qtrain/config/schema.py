@@ -98,6 +98,12 @@ class TrainingConfig(_Section):
     gradient_accumulation_steps: int = Field(1, ge=1)
     steps_per_cycle: int = Field(100, ge=1)
     trials_per_cycle: int = Field(1, ge=1, le=64)
+    rung_steps: int | None = Field(
+        None,
+        ge=1,
+        description="Successive halving: each of the cycle's trials first trains this many "
+        "steps, ranked on eval loss; only the best continues to steps_per_cycle (null: off)",
+    )
     max_length: int = Field(64, ge=8)
     weight_decay: float = Field(0.0, ge=0.0, lt=1.0)
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0)
@@ -213,6 +219,16 @@ class RunConfig(_Section):
     def _known_parameters(cls, space: dict[str, ParameterSpec]) -> dict[str, ParameterSpec]:
         check_search_space(space, RunConfig)
         return space
+
+    @model_validator(mode="after")
+    def _rung_is_shorter_than_a_cycle(self) -> RunConfig:
+        rung, steps = self.training.rung_steps, self.training.steps_per_cycle
+        if rung is not None and rung >= steps:
+            raise ValueError(
+                f"training.rung_steps ({rung}) must be shorter than training.steps_per_cycle "
+                f"({steps}): the best rung continues for the rest of the cycle"
+            )
+        return self
 
     @model_validator(mode="after")
     def _proposer_needs_space(self) -> RunConfig:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from qtrain.config.schema import RunConfig
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,18 @@ class EarlyStopping:
         self.best: float | None = None
         self.cycles_without_improvement = 0
         self.cycles_seen = 0
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> EarlyStopping:
+        """The ``early_stopping`` section, on the selection metric's direction."""
+        stopping = config.early_stopping
+        return cls(
+            patience=stopping.patience,
+            min_delta=stopping.min_delta,
+            max_cycles=stopping.max_cycles,
+            target=stopping.target,
+            direction=config.selection_direction,
+        )
 
     def improves(self, value: float, reference: float | None) -> bool:
         """Whether ``value`` beats ``reference`` by more than ``min_delta``."""

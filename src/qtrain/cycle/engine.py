@@ -11,6 +11,9 @@ A cycle is a sequence of steps, each resumable from what was recorded before it:
 
     open_cycle() -> plan() -> announce(plan) -> trial_started / trial_finished -> conclude()
 
+With successive halving (``training.rung_steps``) every trial first trains a short rung;
+``halve(plan, losses)`` picks the one that continues, the others finish as ``halved``.
+
 An engine restored with ``concluded=N`` from a history that also holds some trials of cycle
 N+1 (a run stopped mid-cycle) replays cycles 1..N, keeps the others as :attr:`pending`, and
 plans cycle N+1 exactly as the interrupted run did: the proposer is told only concluded
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING
 from qtrain.config.schema import RunConfig
 from qtrain.cycle.early_stopping import EarlyStopping, StopDecision
 from qtrain.cycle.objective import trial_objective
-from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, fix_run_scoped
+from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, fix_run_scoped
 from qtrain.cycle.selection import IncumbentSelector
 from qtrain.cycle.state import RunState
 from qtrain.errors import QtrainError
@@ -73,17 +76,8 @@ class CycleEngine:
         self.history = history if history is not None else History()
         self.events = events if events is not None else EventLog(None)
         self.store = store
-        self.selector = IncumbentSelector(
-            config.evaluation.selection_metric, config.selection_direction
-        )
-        stopping = config.early_stopping
-        self.early_stopping = EarlyStopping(
-            patience=stopping.patience,
-            min_delta=stopping.min_delta,
-            max_cycles=stopping.max_cycles,
-            target=stopping.target,
-            direction=config.selection_direction,
-        )
+        self.selector = IncumbentSelector.from_config(config)
+        self.early_stopping = EarlyStopping.from_config(config)
         self.retention = RetentionPolicy(keep_last=config.storage.keep_last)
         self.cycle = 0
         self.incumbent: TrialRecord | None = None
@@ -125,14 +119,9 @@ class CycleEngine:
 
     def run_state(self, run_id: str, started: float) -> RunState:
         """The recorded state after the last concluded cycle."""
+        stop, reason = self.decision.stop, self.decision.reason
         return RunState(
-            run_id=run_id,
-            baseline=self.baseline,
-            started=started,
-            cycle=self.cycle,
-            incumbent=self.start_checkpoint,
-            stop=self.decision.stop,
-            stop_reason=self.decision.reason,
+            run_id, self.baseline, started, self.cycle, self.start_checkpoint, stop, reason
         )
 
     def objective(self, record: TrialRecord) -> float:
@@ -166,9 +155,10 @@ class CycleEngine:
     def plan(self) -> CyclePlan:
         """Plan the next cycle: its trials, from the incumbent, run-scoped values kept fixed."""
         cycle, start = self.cycle + 1, self.start_checkpoint
-        steps = self.config.training.steps_per_cycle
+        steps, rung = self.config.training.steps_per_cycle, self.config.training.rung_steps
+        rung = rung if rung and self.config.training.trials_per_cycle > 1 else None
         trials = [
-            TrialPlan(cycle, index, p.params, p.metadata, start, steps)
+            TrialPlan(cycle, index, p.params, p.metadata, start, steps, rung)
             for index, p in enumerate(fix_run_scoped(self.propose(), self.incumbent, self.config))
         ]
         return CyclePlan(cycle, start, trials)
@@ -211,6 +201,19 @@ class CycleEngine:
             metrics=record.metrics,
             train=record.train,
         )
+
+    def halve(self, plan: CyclePlan, rung_losses: dict[int, float]) -> TrialPlan:
+        """The trial that continues after the rungs: the lowest eval loss (``rung_losses``:
+        trial index -> loss; crashed rungs left out). Emits ``halving``."""
+        winner = best_rung(plan, rung_losses)
+        self.events.emit(
+            "halving",
+            cycle=plan.cycle,
+            rung_steps=winner.rung_steps,
+            losses={str(t): loss for t, loss in sorted(rung_losses.items())},
+            winner=winner.trial,
+        )
+        return winner
 
     def cycle_best(self, trials: list[TrialRecord]) -> TrialRecord:
         """The best completed trial of a cycle; a cycle whose every trial failed is an error."""

@@ -21,6 +21,10 @@ def trial_objective(
     checkpoint it started from (found in ``recorded``; None: the base model, measured by
     ``baseline``): ``log(after / before)`` for a loss, ``before - after`` for a score.
     Within a cycle (same start) it ranks trials like the metric.
+
+    Trials of a successive-halving cycle (``record.rung``) are compared where they all ran,
+    at the rung, on eval loss: ``log(loss / exploit's loss)`` against the cycle's exploit
+    trial (the incumbent's settings), or against the start where there is none.
     """
     metric = selector.metric
     start = record.start_checkpoint
@@ -28,6 +32,15 @@ def trial_objective(
         start_metrics = baseline
     else:
         start_metrics = next((r.metrics for r in recorded if r.checkpoint == start), {})
+    if record.rung:
+        exploit = next(
+            (r for r in recorded
+             if r.cycle == record.cycle and r.rung and r.proposal.get("source") == "incumbent"),
+            None,
+        )  # fmt: skip
+        reference = exploit.rung["eval_loss"] if exploit else start_metrics.get("eval_loss")
+        loss = record.rung["eval_loss"]
+        return math.log(max(loss, 1e-12) / max(reference, 1e-12)) if reference else loss
     before = start_metrics.get(metric)
     after = record.metrics.get(metric, float("nan"))
     if before is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from qtrain.errors import QtrainError
 from qtrain.history import TrialRecord
 from qtrain.hpo.proposer import Proposal
 from qtrain.rundir import checkpoint_name
@@ -25,6 +26,7 @@ class TrialPlan:
     metadata: dict[str, Any]
     start_checkpoint: str | None
     steps: int
+    rung_steps: int | None = None
 
     @property
     def name(self) -> str:
@@ -52,6 +54,23 @@ class TrialPlan:
             error=error,
         )
 
+    def halved_record(self, eval_loss: float, train: dict[str, float]) -> TrialRecord:
+        """The history record of this trial when successive halving stopped it."""
+        rung = {"steps": float(self.rung_steps or 0), "eval_loss": eval_loss}
+        return TrialRecord(
+            cycle=self.cycle,
+            trial=self.trial,
+            params=self.params,
+            start_checkpoint=self.start_checkpoint,
+            checkpoint=None,
+            steps=self.rung_steps or 0,
+            metrics={"eval_loss": eval_loss},
+            train=train,
+            proposal=self.metadata,
+            status="halved",
+            rung=rung,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain JSON (a KFP parameter between the propose and train steps)."""
         return {
@@ -61,6 +80,7 @@ class TrialPlan:
             "metadata": self.metadata,
             "start_checkpoint": self.start_checkpoint,
             "steps": self.steps,
+            "rung_steps": self.rung_steps,
         }
 
     @classmethod
@@ -73,6 +93,7 @@ class TrialPlan:
             metadata=dict(data.get("metadata") or {}),
             start_checkpoint=data.get("start_checkpoint"),
             steps=int(data["steps"]),
+            rung_steps=data.get("rung_steps"),
         )
 
     @classmethod
@@ -127,3 +148,14 @@ def fix_run_scoped(
         if spec.scope == "run" and name in incumbent.params
     }
     return [Proposal({**p.params, **run_scoped}, p.metadata) for p in proposals]
+
+
+def best_rung(plan: CyclePlan, rung_losses: dict[int, float]) -> TrialPlan:
+    """The trial whose rung reached the lowest eval loss (ties: the lower trial index).
+
+    ``rung_losses`` maps trial index -> eval loss; a crashed rung is left out (or NaN).
+    """
+    ranked = sorted((loss, trial) for trial, loss in rung_losses.items() if loss == loss)
+    if not ranked:
+        raise QtrainError(f"every trial of cycle {plan.cycle} failed in its rung")
+    return plan.trials[ranked[0][1]]

@@ -32,6 +32,7 @@ def build_report(
                 "metrics": record.metrics,
                 "train": record.train,
                 "proposal": record.proposal,
+                "rung": record.rung,
             }
         )
     return {

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from qtrain.history import TrialRecord
+
+if TYPE_CHECKING:
+    from qtrain.config.schema import RunConfig
 
 
 class IncumbentSelector:
@@ -15,6 +18,11 @@ class IncumbentSelector:
     def __init__(self, metric: str, direction: Literal["min", "max"]) -> None:
         self.metric = metric
         self.direction = direction
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> IncumbentSelector:
+        """Ranks by ``evaluation.selection_metric``."""
+        return cls(config.evaluation.selection_metric, config.selection_direction)
 
     def key(self, record: TrialRecord) -> tuple[float, float, int, int]:
         """Sort key where smaller is better."""

@@ -54,6 +54,11 @@ def preprocess(
 
 def _check_shape(config: RunConfig, shape: dict[str, int]) -> None:
     """The unrolled DAG fixes max_cycles and k: ``config_json`` must agree with it."""
+    if config.training.rung_steps is not None:
+        raise QtrainError(
+            "config_json sets training.rung_steps (successive halving), which the pipeline "
+            "does not run yet: unset it, or run in-process"
+        )
     actual = {
         "max_cycles": config.early_stopping.max_cycles,
         "trials_per_cycle": config.training.trials_per_cycle,

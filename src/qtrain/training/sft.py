@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import TrainerCallback
 
 from qtrain.config.schema import TrainingConfig
 
@@ -75,8 +76,17 @@ def train_model(
     rows: list[dict[str, list[int]]],
     sft_config: Any,
     callbacks: list[Any] | None = None,
+    stop_at: int | None = None,
+    resume_from: Path | None = None,
 ) -> TrainSummary:
-    """Train ``model`` in place on pre-tokenized ``rows`` (input_ids + completion_mask)."""
+    """Train ``model`` in place on pre-tokenized ``rows`` (input_ids + completion_mask).
+
+    ``stop_at``: stop after that many steps of the ``max_steps`` schedule and save the full
+    trainer state (adapter, optimizer, scheduler, RNG) as ``checkpoint-<stop_at>`` in the
+    output folder. ``resume_from``: continue such a checkpoint to ``max_steps``, with the same
+    data order and learning-rate schedule as an uninterrupted run. ``steps`` in the summary
+    count this call's steps only.
+    """
     from datasets import Dataset
     from transformers import PrinterCallback
     from trl import SFTTrainer
@@ -94,16 +104,40 @@ def train_model(
         args=sft_config,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=callbacks or [],
+        callbacks=[*(callbacks or []), *([StopAt(stop_at)] if stop_at else [])],
     )
     trainer.remove_callback(PrinterCallback)  # events carry the losses; no raw dict prints
     start = time.perf_counter()
-    output = trainer.train()
+    resumed = _resumed_steps(resume_from)
+    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     wall = time.perf_counter() - start
     state = trainer.state
     return TrainSummary(
-        steps=state.global_step,
+        steps=state.global_step - resumed,
         train_loss=float(output.training_loss),
         tokens=int(getattr(state, "num_input_tokens_seen", 0) or 0),
         wall_seconds=wall,
     )
+
+
+def rung_checkpoint(output_dir: Path, steps: int) -> Path:
+    """Where ``train_model(..., stop_at=steps)`` saved the trainer state."""
+    return output_dir / f"checkpoint-{steps}"
+
+
+def _resumed_steps(checkpoint: Path | None) -> int:
+    """The step a trainer checkpoint was saved at (0: not resuming)."""
+    return int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint is not None else 0
+
+
+class StopAt(TrainerCallback):
+    """A trainer callback: at step ``steps``, save the full state and stop training."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Ask the trainer to save a checkpoint and stop once ``steps`` are done."""
+        if state.global_step >= self.steps:
+            control.should_save = True
+            control.should_training_stop = True

@@ -13,11 +13,12 @@ from typing import Any
 
 from qtrain.config.schema import RunConfig
 from qtrain.evaluation import EvalResult, evaluate_model
+from qtrain.evaluation.evaluator import completion_loss
 from qtrain.history import TrialRecord
 from qtrain.rundir import TrialFolder, checkpoint_name, write_json_atomic
 from qtrain.training.params import apply_params
 from qtrain.training.session import ModelSession
-from qtrain.training.sft import TrainSummary, build_sft_config, train_model
+from qtrain.training.sft import TrainSummary, build_sft_config, rung_checkpoint, train_model
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,20 @@ def run_trial(
     store: Any,
     callbacks: list[Any] | None = None,
     proposal_metadata: dict[str, Any] | None = None,
+    rung: RungResult | None = None,
 ) -> TrialRecord:
-    """Train, evaluate and atomically commit one trial; returns its history record."""
+    """Train, evaluate and atomically commit one trial; returns its history record.
+
+    With ``rung`` (the trial's own :func:`train_rung`), training continues from the rung's
+    saved state to ``spec.steps``: rung and continuation are one trial.
+    """
     effective = apply_params(config, spec.params)
     staging = store.staging_dir(spec.name)
     init_from = store.materialize(spec.start_checkpoint) if spec.start_checkpoint else None
+    if rung is not None:
+        init_from = rung.checkpoint
     with session.trainable(effective.model.lora, effective.training.seed, init_from) as model:
-        summary = _train(spec, session, model, train_rows, effective, staging, callbacks)
+        summary = _train(spec, session, model, train_rows, effective, staging, callbacks, rung)
         result = evaluate_model(model, session.tokenizer, eval_rows, effective.evaluation)
         model.save_pretrained(str(staging), safe_serialization=True)
     session.tokenizer.save_pretrained(str(staging))
@@ -73,7 +81,63 @@ def run_trial(
         metrics=result.metrics,
         train=train_metrics,
         proposal=proposal_metadata or {},
+        rung=rung.metrics if rung is not None else {},
     )
+
+
+@dataclass(frozen=True)
+class RungResult:
+    """A trial stopped after its rung: the saved trainer state and the rung's eval loss."""
+
+    checkpoint: Path
+    steps: int
+    eval_loss: float
+    summary: TrainSummary
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """``steps`` and ``eval_loss`` of the rung (``TrialRecord.rung``)."""
+        return {"steps": float(self.steps), "eval_loss": self.eval_loss}
+
+    @property
+    def train(self) -> dict[str, float]:
+        """The rung's training metrics."""
+        return _train_metrics(self.summary)
+
+
+def train_rung(
+    spec: TrialSpec,
+    rung_steps: int,
+    session: ModelSession,
+    train_rows: list[dict[str, Any]],
+    eval_rows: list[dict[str, Any]],
+    config: RunConfig,
+    init_from: Path | None,
+    work_dir: Path,
+    callbacks: list[Any] | None = None,
+) -> RungResult:
+    """Train the first ``rung_steps`` of the trial's ``spec.steps`` schedule; measure eval loss.
+
+    The full trainer state is saved under ``work_dir`` so that :func:`run_trial` can continue
+    the winner; ranking uses eval loss alone (no generation).
+    """
+    effective = apply_params(config, spec.params)
+    folder = TrialFolder(work_dir)
+    with session.trainable(effective.model.lora, effective.training.seed, init_from) as model:
+        sft_config = _sft_config(spec, session, effective, folder.trainer_scratch)
+        summary = train_model(
+            model, session.tokenizer, train_rows, sft_config, callbacks, stop_at=rung_steps
+        )
+        was_training = model.training
+        model.eval()
+        try:
+            loss = completion_loss(
+                model, session.tokenizer.pad_token_id, eval_rows, effective.evaluation.batch_size
+            )
+        finally:
+            model.train(was_training)
+    checkpoint = rung_checkpoint(folder.trainer_scratch, rung_steps)
+    return RungResult(checkpoint, rung_steps, loss, summary)
 
 
 def train_trial_into(
@@ -117,6 +181,17 @@ def evaluate_checkpoint_dir(
         return evaluate_model(model, session.tokenizer, eval_rows, effective.evaluation)
 
 
+def _sft_config(
+    spec: TrialSpec, session: ModelSession, effective: RunConfig, output_dir: Path
+) -> Any:
+    """The trainer settings of one trial: its whole ``spec.steps`` schedule."""
+    # Trials of one cycle share a data order (common random numbers); cycles differ.
+    data_seed = effective.training.seed * 1000 + spec.cycle
+    return build_sft_config(
+        effective.training, spec.steps, output_dir, session.device, data_seed, session.dtype
+    )
+
+
 def _train(
     spec: TrialSpec,
     session: ModelSession,
@@ -125,17 +200,24 @@ def _train(
     effective: RunConfig,
     work_dir: Path,
     callbacks: list[Any] | None,
+    rung: RungResult | None = None,
 ) -> TrainSummary:
-    # Trials of one cycle share a data order (common random numbers); cycles differ.
-    data_seed = effective.training.seed * 1000 + spec.cycle
-    sft_config = build_sft_config(
-        effective.training, spec.steps, TrialFolder(work_dir).trainer_scratch, session.device,
-        data_seed,
-        session.dtype,
-    )  # fmt: skip
-    summary = train_model(model, session.tokenizer, train_rows, sft_config, callbacks)
-    shutil.rmtree(TrialFolder(work_dir).trainer_scratch, ignore_errors=True)
-    return summary
+    """Train ``model`` for the trial (after ``rung``, the rest of its schedule)."""
+    scratch = TrialFolder(work_dir).trainer_scratch
+    sft_config = _sft_config(spec, session, effective, scratch)
+    resume_from = rung.checkpoint if rung is not None else None
+    summary = train_model(
+        model, session.tokenizer, train_rows, sft_config, callbacks, resume_from=resume_from
+    )
+    shutil.rmtree(scratch, ignore_errors=True)
+    if rung is None:
+        return summary
+    return TrainSummary(  # rung + continuation are one trial
+        steps=rung.steps + summary.steps,
+        train_loss=summary.train_loss,
+        tokens=summary.tokens,
+        wall_seconds=rung.summary.wall_seconds + summary.wall_seconds,
+    )
 
 
 def _train_metrics(summary: TrainSummary) -> dict[str, float]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from qtrain.config import load_config
@@ -125,3 +127,28 @@ def History_of(records: list[TrialRecord]) -> History:
     history = History()
     history.records.extend(records)
     return history
+
+
+def test_successive_halving_continues_the_best_rung_and_records_the_others() -> None:
+    seen: list[dict] = []
+    events = EventLog(None)
+    events.subscribe(seen.append)
+    engine = CycleEngine(config("training.rung_steps=20", "training.trials_per_cycle=3"),
+                         BASELINE, events=events)  # fmt: skip
+    engine.open_cycle()
+    plan = engine.plan()
+    assert {(t.rung_steps, t.steps) for t in plan.trials} == {(20, 100)}
+    winner = engine.halve(plan, {0: 3.1, 1: 2.9, 2: float("nan")})
+    assert winner.trial == 1 and seen[-1]["type"] == "halving" and seen[-1]["winner"] == 1
+    halved = plan.trials[0].halved_record(3.1, {"steps": 20.0})
+    assert (halved.status, halved.steps, halved.checkpoint) == ("halved", 20, None)
+    crashed = plan.trials[2].failed_record("RuntimeError: out of memory")
+    kept = finish(plan, [None, 2.0, None])[1]
+    kept.rung = {"steps": 20.0, "eval_loss": 2.9}
+    result = engine.conclude(plan, [halved, kept, crashed])
+    assert result.incumbent is kept  # a halved trial is never the incumbent
+    # the optimizer compares the cycle's trials at the rung (no exploit trial in cycle 1)
+    assert engine.objective(halved) == pytest.approx(math.log(3.1 / 4.0))
+    assert engine.objective(kept) == pytest.approx(math.log(2.9 / 4.0))
+    with pytest.raises(QtrainError, match="every trial of cycle 2 failed in its rung"):
+        engine.halve(engine.plan(), {})
