@@ -104,11 +104,16 @@ def trials(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def trajectory(rows: list[dict[str, Any]]) -> list[tuple[int, float, float]]:
-    """(cumulative steps, incumbent eval loss, incumbent exact match) after each trial."""
+    """(cumulative steps, incumbent eval loss, incumbent exact match) after each trial.
+
+    Only completed trials can become the incumbent; within a cycle of successive halving
+    the rungs (halved or failed) come before the continuation they selected.
+    """
+    ordered = sorted(rows, key=lambda r: (r["cycle"], r["status"] == "completed", r["trial"]))
     points, steps, best = [], 0, (float("inf"), 0.0)
-    for row in rows:
+    for row in ordered:
         steps += row["steps"]
-        if row["eval_loss"] < best[0]:
+        if row["status"] == "completed" and row["eval_loss"] < best[0]:
             best = (row["eval_loss"], row["exact_match"])
         points.append((steps, *best))
     return points
