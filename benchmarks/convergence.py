@@ -18,6 +18,8 @@ search space symmetric around them) and each seed, every method runs as its own
   *-halving       the same loop with successive halving: k = 4 candidates (the incumbent's
                   settings and 3 proposals) train a rung of 25 steps each, the best one the
                   other 75 of the cycle (175 steps a cycle instead of 2 x 100)
+  *-lineage       the same loop keeping the defaults' own lineage alive (one more trial of
+                  100 steps a cycle while it is not the incumbent's)
 
 The loops run 4 cycles of k=2 trials (2B steps), so their trajectories show where they cross
 the baselines. "Steps" are training steps summed over every trial,
@@ -63,6 +65,11 @@ METHODS = {
 HALVING = ["training.trials_per_cycle=4", "training.rung_steps=25"]
 METHODS.update({
     f"{name}-halving": [*METHODS[name], *HALVING] for name in ("random", "optuna-tpe", "qubo-sa")
+})  # fmt: skip
+LINEAGE = ["quantum.default_lineage=true"]
+METHODS.update({
+    "qubo-sa-lineage": [*METHODS["qubo-sa"], *LINEAGE],
+    "qubo-sa-halving-lineage": [*METHODS["qubo-sa-halving"], *LINEAGE],
 })  # fmt: skip
 GRIDS = {  # which search-space parameters the oracle grid varies (the others: defaults)
     "lr-scheduler": ("training.learning_rate", "training.lr_scheduler"),

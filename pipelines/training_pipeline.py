@@ -48,6 +48,11 @@ def build_pipeline(config: RunConfig) -> Callable[..., Any]:
             "training.rung_steps (successive halving) runs in-process only in this version: "
             "unset it to compile the pipeline"
         )
+    if config.quantum.default_lineage:
+        raise QtrainError(
+            "quantum.default_lineage runs in-process only in this version: unset it to "
+            "compile the pipeline"
+        )
     settings = _TaskSettings(config)
     max_cycles = config.early_stopping.max_cycles
     k = config.training.trials_per_cycle

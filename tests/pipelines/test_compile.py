@@ -269,3 +269,9 @@ def test_successive_halving_is_refused_by_the_pipeline_for_now(tmp_path: Path) -
     with pytest.raises(QtrainError, match=r"training\.rung_steps .* runs in-process only"):
         compile_pipeline(config, tmp_path / "p.yaml")
     assert not (tmp_path / "p.yaml").exists()
+
+
+def test_the_default_lineage_is_refused_by_the_pipeline_for_now(tmp_path: Path) -> None:
+    config = load_config(None, ["quantum.default_lineage=true"])
+    with pytest.raises(QtrainError, match=r"quantum\.default_lineage runs in-process only"):
+        compile_pipeline(config, tmp_path / "p.yaml")

@@ -214,18 +214,21 @@ class QuantumTrainingAgent:
         return record
 
     def _halve_and_continue(self, plan: CyclePlan) -> list[TrialRecord]:
-        """Successive halving: every trial trains its rung, the best one the rest of the
-        cycle; the others are recorded as halved (crashed rungs as failed)."""
+        """Successive halving: every candidate trains its rung, the best one the rest of the
+        cycle; the others are recorded as halved (crashed rungs as failed). A trial without a
+        rung (the default's lineage) trains in full."""
         from qtrain.agent.progress import EventCallback
         from qtrain.training.trial import train_rung
 
         engine, session, data = self.engine, self.session, self.data
         assert engine is not None and session is not None and data is not None
         assert self.events is not None and self.run_dir is not None and self.store is not None
-        start = plan.start_checkpoint
-        init_from = self.store.materialize(start) if start else None
         rungs, records = {}, {}
         for trial in plan.trials:
+            if not trial.rung_steps:
+                continue
+            start = trial.start_checkpoint
+            init_from = self.store.materialize(start) if start else None
             engine.trial_started(trial)
             callback = EventCallback(self.events, trial.cycle, trial.trial, trial.steps)
             work_dir = self.run_dir.rungs_dir / trial.name
@@ -247,6 +250,9 @@ class QuantumTrainingAgent:
                     records[index] = plan.trials[index].halved_record(rung.eval_loss, rung.train)
                     engine.trial_finished(records[index])
             records[winner.trial] = self._run_trial(winner, rungs[winner.trial])
+            for trial in plan.trials:
+                if not trial.rung_steps:
+                    records[trial.trial] = self._run_trial(trial)
         finally:
             shutil.rmtree(self.run_dir.rungs_dir, ignore_errors=True)
         return [records[index] for index in sorted(records)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from qtrain.checkpoints.store import POINTERS, CheckpointStore
 
 
@@ -19,17 +21,21 @@ class RetentionPolicy:
     def __repr__(self) -> str:
         return f"RetentionPolicy(keep_last={self.keep_last})"
 
-    def plan(self, store: CheckpointStore) -> list[str]:
-        """Names :meth:`apply` would delete, oldest first; deletes nothing."""
+    def plan(self, store: CheckpointStore, protect: Iterable[str] = ()) -> list[str]:
+        """Names :meth:`apply` would delete, oldest first; deletes nothing.
+
+        ``protect`` names checkpoints to keep besides (the head of a second lineage, say).
+        """
         infos = store.list()
         keep = {name for name in map(store.get_pointer, POINTERS) if name is not None}
+        keep.update(protect)
         if self.keep_last:
             keep.update(info.name for info in infos[-self.keep_last :])
         return [info.name for info in infos if info.name not in keep]
 
-    def apply(self, store: CheckpointStore) -> list[str]:
+    def apply(self, store: CheckpointStore, protect: Iterable[str] = ()) -> list[str]:
         """Delete the checkpoints this policy does not keep; return their names, oldest first."""
-        doomed = self.plan(store)
+        doomed = self.plan(store, protect)
         for name in doomed:
             store.delete(name)
         return doomed

@@ -59,6 +59,12 @@ class QuantumConfig(BaseModel):
         None, ge=1, description="Results needed before the surrogate is used (default: auto)"
     )
     encoding: Literal["auto", "onehot", "domain_wall"] = "auto"
+    default_lineage: bool = Field(
+        False,
+        description="Keep the search space's defaults training from their own checkpoint "
+        "every cycle (in-process only): a proposal that collapses is dropped as soon as the "
+        "default's lineage passes it",
+    )
     exploit_incumbent: bool = Field(
         True, description="With >= 2 trials per cycle, one repeats the incumbent's settings"
     )

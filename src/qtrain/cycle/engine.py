@@ -11,13 +11,10 @@ A cycle is a sequence of steps, each resumable from what was recorded before it:
 
     open_cycle() -> plan() -> announce(plan) -> trial_started / trial_finished -> conclude()
 
-With successive halving (``training.rung_steps``) every trial first trains a short rung;
-``halve(plan, losses)`` picks the one that continues, the others finish as ``halved``.
-
-An engine restored with ``concluded=N`` from a history that also holds some trials of cycle
-N+1 (a run stopped mid-cycle) replays cycles 1..N, keeps the others as :attr:`pending`, and
-plans cycle N+1 exactly as the interrupted run did: the proposer is told only concluded
-cycles, and its proposals depend only on its seed and what it was told.
+With successive halving (``training.rung_steps``) ``halve(plan, losses)`` picks the rung
+that continues. Restored with ``concluded=N`` mid-cycle, the engine keeps cycle N+1's
+finished trials as :attr:`pending` and plans that cycle exactly as the interrupted run did
+(the proposer is told only concluded cycles; its proposals depend on its seed and those).
 """
 
 from __future__ import annotations
@@ -27,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from qtrain.config.schema import RunConfig
 from qtrain.cycle.early_stopping import EarlyStopping, StopDecision
+from qtrain.cycle.lineage import default_params, lineage_trial, next_head
 from qtrain.cycle.objective import trial_objective
 from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, fix_run_scoped
 from qtrain.cycle.selection import IncumbentSelector
@@ -82,6 +80,7 @@ class CycleEngine:
         self.cycle = 0
         self.incumbent: TrialRecord | None = None
         self.decision = StopDecision(False)
+        self.lineage: TrialRecord | None = None  # quantum.default_lineage: the defaults' head
         self._proposer = proposer
         self._last_proposals: list[Proposal] = []
         self.pending: list[TrialRecord] = []
@@ -161,6 +160,10 @@ class CycleEngine:
             TrialPlan(cycle, index, p.params, p.metadata, start, steps, rung)
             for index, p in enumerate(fix_run_scoped(self.propose(), self.incumbent, self.config))
         ]
+        if self.config.quantum.default_lineage:
+            defaults = default_params(self.config)
+            extra = lineage_trial(trials, self.lineage, defaults, self.proposer_name)
+            trials += [extra] if extra else []
         return CyclePlan(cycle, start, trials)
 
     def open_cycle(self) -> None:
@@ -250,7 +253,8 @@ class CycleEngine:
             value=incumbent.metrics[metric] if incumbent else None,
         )
         if store is not None:
-            deleted = self.retention.apply(store)
+            lineage = [self.lineage.checkpoint] if self.lineage and self.lineage.checkpoint else []
+            deleted = self.retention.apply(store, protect=lineage)
             if deleted:
                 self.events.emit("retention", deleted=deleted)
         self.events.emit("cycle_end", cycle=plan.cycle, stop=decision.stop, reason=decision.reason)
@@ -268,6 +272,8 @@ class CycleEngine:
         if improved:
             self.incumbent = cycle_best
         self.decision = self.early_stopping.update(cycle_best.metrics[self.selector.metric])
+        if self.config.quantum.default_lineage:
+            self.lineage = next_head(trials, self.lineage, default_params(self.config))
         self.cycle = cycle
         return cycle_best, improved, self.decision
 

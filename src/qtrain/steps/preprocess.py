@@ -59,6 +59,11 @@ def _check_shape(config: RunConfig, shape: dict[str, int]) -> None:
             "config_json sets training.rung_steps (successive halving), which the pipeline "
             "does not run yet: unset it, or run in-process"
         )
+    if config.quantum.default_lineage:
+        raise QtrainError(
+            "config_json sets quantum.default_lineage, which the pipeline does not run yet: "
+            "unset it, or run in-process"
+        )
     actual = {
         "max_cycles": config.early_stopping.max_cycles,
         "trials_per_cycle": config.training.trials_per_cycle,

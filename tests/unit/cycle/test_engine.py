@@ -152,3 +152,27 @@ def test_successive_halving_continues_the_best_rung_and_records_the_others() -> 
     assert engine.objective(kept) == pytest.approx(math.log(2.9 / 4.0))
     with pytest.raises(QtrainError, match="every trial of cycle 2 failed in its rung"):
         engine.halve(engine.plan(), {})
+
+
+def test_the_default_lineage_lives_on_until_it_is_the_incumbent() -> None:
+    engine = CycleEngine(config("quantum.default_lineage=true"), BASELINE)
+    defaults = {name: spec.default for name, spec in engine.config.search_space.items()}
+    plan, _ = run_cycle(engine, [3.4, 3.2])  # the default (trial 0) loses to a collapse
+    assert plan.trials[0].params == defaults and engine.incumbent.checkpoint == "c001-t01"
+    assert engine.lineage.checkpoint == "c001-t00"
+
+    engine.open_cycle()
+    second = engine.plan()
+    lineage = second.trials[-1]
+    assert len(second.trials) == 3 and lineage.metadata["source"] == "default-lineage"
+    assert (lineage.params, lineage.start_checkpoint) == (defaults, "c001-t00")
+    records = finish(second, [3.19, 3.18, 2.5])  # the default's lineage passes the collapse
+    for record in records:
+        engine.trial_finished(record)
+    engine.conclude(second, records)
+    assert engine.incumbent.checkpoint == engine.lineage.checkpoint == "c002-t02"
+
+    third = engine.plan()  # the exploit trial now continues the lineage: nothing added
+    assert len(third.trials) == 2 and third.trials[0].params == defaults
+    restored = CycleEngine(engine.config, BASELINE, History_of(engine.history.records))
+    assert restored.lineage == engine.lineage
