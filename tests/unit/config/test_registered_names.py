@@ -49,17 +49,18 @@ def test_unknown_metric_keeps_its_message() -> None:
 
 
 class _Plugin(dimod.Sampler):
-    """A registered-at-run-time solver (never sampled here)."""
+    """A solver registered at run time: exact enumeration (the QUBOs here are tiny)."""
 
     parameters: ClassVar[dict[str, list]] = {"num_reads": [], "seed": []}
     properties: ClassVar[dict[str, object]] = {}
 
     def sample(self, bqm: dimod.BinaryQuadraticModel, **parameters: object) -> dimod.SampleSet:
-        raise NotImplementedError
+        """Every state, lowest energy first (``num_reads`` and ``seed`` change nothing)."""
+        return dimod.ExactSolver().sample(bqm)
 
 
 def test_register_solver_makes_the_name_valid_in_a_config() -> None:
-    from qtrain.solvers import register_solver, unregister_solver
+    from qtrain.solvers import build_solver, register_solver, unregister_solver
 
     register_solver("plugin-cfg", _Plugin)
     try:
@@ -67,6 +68,10 @@ def test_register_solver_makes_the_name_valid_in_a_config() -> None:
             None, ["quantum.solver_type=plugin-cfg", "quantum.fallback=[plugin-cfg, sa]"]
         )
         assert config.quantum.solver_type == "plugin-cfg"
+        chain = build_solver(config.quantum.solver_type)
+        sampleset = chain.sample_qubo({(0, 0): 1.0, (1, 1): -1.0}, num_reads=1, seed=0)
+        assert sampleset.first.sample == {0: 0, 1: 1}
+        assert sampleset.info["solver"] == "plugin-cfg"
     finally:
         unregister_solver("plugin-cfg")
     with pytest.raises(ConfigError, match="unknown solver or proposer 'plugin-cfg'"):
