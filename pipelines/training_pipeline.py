@@ -17,6 +17,7 @@ from kfp import compiler, dsl, kubernetes
 
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError
+from qtrain.steps import check_pipeline_runs
 from qtrain.version import __version__
 from qtrain_kfp.components import (
     early_stop_gate,
@@ -43,16 +44,7 @@ def build_pipeline(config: RunConfig) -> Callable[..., Any]:
             "put the connection string in the kubeflow.azure_secret Secret as "
             "AZURE_QUANTUM_STORAGE"
         )
-    if config.training.rung_steps is not None:
-        raise QtrainError(
-            "training.rung_steps (successive halving) runs in-process only in this version: "
-            "unset it to compile the pipeline"
-        )
-    if config.quantum.default_lineage:
-        raise QtrainError(
-            "quantum.default_lineage runs in-process only in this version: unset it to "
-            "compile the pipeline"
-        )
+    check_pipeline_runs(config)
     settings = _TaskSettings(config)
     max_cycles = config.early_stopping.max_cycles
     k = config.training.trials_per_cycle

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from qtrain.config.schema import RunConfig
 from qtrain.cycle.early_stopping import EarlyStopping, StopDecision
-from qtrain.cycle.lineage import default_params, lineage_trial, next_head
+from qtrain.cycle.lineage import LINEAGE_SOURCE, default_params, lineage_trial, next_head
 from qtrain.cycle.objective import trial_objective
 from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, fix_run_scoped
 from qtrain.cycle.selection import IncumbentSelector
@@ -32,6 +32,7 @@ from qtrain.cycle.state import RunState
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
 from qtrain.history import History, TrialRecord
+from qtrain.hpo import make_proposer, proposer_name
 from qtrain.hpo.proposer import Proposal, Proposer
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ class CycleEngine:
         self.incumbent: TrialRecord | None = None
         self.decision = StopDecision(False)
         self.lineage: TrialRecord | None = None  # quantum.default_lineage: the defaults' head
+        self._defaults = default_params(config) if config.quantum.default_lineage else None
         self._proposer = proposer
         self._last_proposals: list[Proposal] = []
         self.pending: list[TrialRecord] = []
@@ -100,8 +102,6 @@ class CycleEngine:
     def proposer(self) -> Proposer:
         """The proposer, built on first use."""
         if self._proposer is None:
-            from qtrain.hpo import make_proposer
-
             self._proposer = make_proposer(
                 self.config, objective=self.objective, incumbent=lambda: self.incumbent
             )
@@ -112,8 +112,6 @@ class CycleEngine:
         """The name reports give the proposer: fixed, random, optuna-tpe or qubo-SOLVER."""
         if self._proposer is not None:
             return self._proposer.name
-        from qtrain.hpo import proposer_name
-
         return proposer_name(self.config)
 
     def run_state(self, run_id: str, started: float) -> RunState:
@@ -160,9 +158,8 @@ class CycleEngine:
             TrialPlan(cycle, index, p.params, p.metadata, start, steps, rung)
             for index, p in enumerate(fix_run_scoped(self.propose(), self.incumbent, self.config))
         ]
-        if self.config.quantum.default_lineage:
-            defaults = default_params(self.config)
-            extra = lineage_trial(trials, self.lineage, defaults, self.proposer_name)
+        if self._defaults is not None:
+            extra = lineage_trial(trials, self.lineage, self._defaults, self.proposer_name)
             trials += [extra] if extra else []
         return CyclePlan(cycle, start, trials)
 
@@ -272,8 +269,8 @@ class CycleEngine:
         if improved:
             self.incumbent = cycle_best
         self.decision = self.early_stopping.update(cycle_best.metrics[self.selector.metric])
-        if self.config.quantum.default_lineage:
-            self.lineage = next_head(trials, self.lineage, default_params(self.config))
+        if self._defaults is not None:
+            self.lineage = next_head(trials, self.lineage, self._defaults)
         self.cycle = cycle
         return cycle_best, improved, self.decision
 
@@ -295,5 +292,6 @@ class CycleEngine:
                 self.pending = trials
                 break
             if (cycle - 1) % self.config.quantum.optimization_frequency == 0:
-                self._last_proposals = [Proposal(dict(r.params), dict(r.proposal)) for r in trials]
+                asked = [r for r in trials if r.proposal.get("source") != LINEAGE_SOURCE]
+                self._last_proposals = [Proposal(dict(r.params), dict(r.proposal)) for r in asked]
             self._decide(cycle, trials)

@@ -17,6 +17,9 @@ from qtrain.config.schema import RunConfig
 from qtrain.cycle.plan import TrialPlan
 from qtrain.history import TrialRecord
 
+#: ``TrialRecord.proposal["source"]`` of a trial added to carry the lineage on.
+LINEAGE_SOURCE = "default-lineage"
+
 
 def default_params(config: RunConfig) -> dict[str, Any]:
     """The search space's defaults (the lineage's settings)."""
@@ -57,5 +60,5 @@ def lineage_trial(
            for t in trials):  # fmt: skip
         return None
     first = trials[0]
-    metadata = {"proposer": name, "source": "default-lineage"}
+    metadata = {"proposer": name, "source": LINEAGE_SOURCE}
     return TrialPlan(first.cycle, len(trials), dict(defaults), metadata, start, first.steps)

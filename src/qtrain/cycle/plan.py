@@ -41,35 +41,22 @@ class TrialPlan:
 
     def failed_record(self, error: str) -> TrialRecord:
         """The history record of this trial when it crashed (``error``: one line)."""
-        return TrialRecord(
-            cycle=self.cycle,
-            trial=self.trial,
-            params=self.params,
-            start_checkpoint=self.start_checkpoint,
-            checkpoint=None,
-            steps=0,
-            metrics={},
-            proposal=self.metadata,
-            status="failed",
-            error=error,
-        )
+        return self._uncommitted("failed", 0, {}, error=error)
 
     def halved_record(self, eval_loss: float, train: dict[str, float]) -> TrialRecord:
         """The history record of this trial when successive halving stopped it."""
-        rung = {"steps": float(self.rung_steps or 0), "eval_loss": eval_loss}
+        steps = self.rung_steps or 0
+        rung = {"steps": float(steps), "eval_loss": eval_loss}
+        return self._uncommitted("halved", steps, {"eval_loss": eval_loss}, train=train, rung=rung)
+
+    def _uncommitted(
+        self, status: str, steps: int, metrics: dict[str, float], **fields: Any
+    ) -> TrialRecord:
+        """A record of this trial that left no checkpoint."""
         return TrialRecord(
-            cycle=self.cycle,
-            trial=self.trial,
-            params=self.params,
-            start_checkpoint=self.start_checkpoint,
-            checkpoint=None,
-            steps=self.rung_steps or 0,
-            metrics={"eval_loss": eval_loss},
-            train=train,
-            proposal=self.metadata,
-            status="halved",
-            rung=rung,
-        )
+            self.cycle, self.trial, self.params, self.start_checkpoint, None, steps, metrics,
+            proposal=self.metadata, status=status, **fields,
+        )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain JSON (a KFP parameter between the propose and train steps)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +26,7 @@ def evaluate_model(
     model: Any, tokenizer: Any, rows: list[dict[str, Any]], config: EvaluationConfig
 ) -> EvalResult:
     """Eval loss over completion tokens, perplexity, and ``config.metric`` on greedy outputs."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         loss = completion_loss(model, tokenizer.pad_token_id, rows, config.batch_size)
         gen_rows = rows[: config.generation_size] if config.generation_size else rows
         predictions = generate(
@@ -36,8 +36,6 @@ def evaluate_model(
             config.max_new_tokens,
             config.batch_size,
         )
-    finally:
-        model.train(was_training)
     references = [r["reference"] for r in gen_rows]
     metrics = {
         "eval_loss": loss,
@@ -51,6 +49,23 @@ def evaluate_model(
         for r, p in zip(gen_rows[: config.num_samples_saved], predictions, strict=False)
     ]
     return EvalResult(metrics=metrics, samples=samples)
+
+
+def eval_loss(model: Any, tokenizer: Any, rows: list[dict[str, Any]], batch_size: int) -> float:
+    """Eval loss alone (no generation), in eval mode: what successive halving ranks on."""
+    with eval_mode(model):
+        return completion_loss(model, tokenizer.pad_token_id, rows, batch_size)
+
+
+@contextlib.contextmanager
+def eval_mode(model: Any) -> Iterator[None]:
+    """Evaluate inside; the model's training mode is restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()

@@ -18,11 +18,12 @@ from qtrain.steps.gate import should_continue
 from qtrain.steps.preprocess import preprocess
 from qtrain.steps.propose import propose
 from qtrain.steps.select import render_cycle_summary, select
-from qtrain.steps.state import RunState, parse_config_json, read_state
+from qtrain.steps.state import RunState, check_pipeline_runs, parse_config_json, read_state
 from qtrain.steps.trial import evaluate_trial, train_trial
 
 __all__ = [
     "RunState",
+    "check_pipeline_runs",
     "evaluate_trial",
     "export_run",
     "failure_report",

@@ -11,7 +11,7 @@ from qtrain.cycle.opening import open_run
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
 from qtrain.rundir import StateFolder, TrialFolder, new_run_id, write_json_atomic
-from qtrain.steps.state import init_state, parse_config_json
+from qtrain.steps.state import check_pipeline_runs, init_state, parse_config_json
 
 
 def preprocess(
@@ -54,16 +54,7 @@ def preprocess(
 
 def _check_shape(config: RunConfig, shape: dict[str, int]) -> None:
     """The unrolled DAG fixes max_cycles and k: ``config_json`` must agree with it."""
-    if config.training.rung_steps is not None:
-        raise QtrainError(
-            "config_json sets training.rung_steps (successive halving), which the pipeline "
-            "does not run yet: unset it, or run in-process"
-        )
-    if config.quantum.default_lineage:
-        raise QtrainError(
-            "config_json sets quantum.default_lineage, which the pipeline does not run yet: "
-            "unset it, or run in-process"
-        )
+    check_pipeline_runs(config)
     actual = {
         "max_cycles": config.early_stopping.max_cycles,
         "trials_per_cycle": config.training.trials_per_cycle,

@@ -31,14 +31,15 @@ def select(
     config = parse_config_json(config_json)
     recorded = sorted(((read_record(d), d) for d in record_dirs), key=lambda rd: rd[0].trial)
     records = [record for record, _ in recorded]
-    cycle = restore_engine(config, state_dir).cycle + 1
+    before = restore_engine(config, state_dir)
+    cycle = before.cycle + 1
     steps = config.training.steps_per_cycle
     if not records or {r.cycle for r in records} != {cycle}:
         got = sorted({r.cycle for r in records})
         raise QtrainError(f"select expected the trials of cycle {cycle}, got cycles {got}")
     plan = CyclePlan.of_records(records, steps)
     # Checked before anything is written, so the state stays valid: a cycle of failures.
-    restore_engine(config, state_dir).cycle_best(records)
+    before.cycle_best(records)
     StateFolder(state_dir).copy_to(state_out)
     engine = restore_engine(config, state_out, record=True)
     engine.open_cycle()

@@ -15,6 +15,7 @@ from qtrain.rundir import StateFolder, write_json_atomic
 
 __all__ = [
     "RunState",
+    "check_pipeline_runs",
     "init_state",
     "parse_config_json",
     "read_state",
@@ -32,6 +33,20 @@ def parse_config_json(config_json: str) -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError("pipeline parameter config_json must be a JSON object (a run config)")
     return validate_config(data, source="pipeline parameter config_json")
+
+
+def check_pipeline_runs(config: RunConfig) -> None:
+    """Refuse, as one line, a config that sets a key only the in-process runner runs yet."""
+    in_process_only = (
+        ("training.rung_steps (successive halving)", config.training.rung_steps is not None),
+        ("quantum.default_lineage", config.quantum.default_lineage),
+    )
+    for key, is_set in in_process_only:
+        if is_set:
+            raise QtrainError(
+                f"{key} runs in-process only in this version: unset it to run the config "
+                "as a pipeline"
+            )
 
 
 def write_state(folder: Path, state: RunState) -> None:

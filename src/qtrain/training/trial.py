@@ -13,7 +13,7 @@ from typing import Any
 
 from qtrain.config.schema import RunConfig
 from qtrain.evaluation import EvalResult, evaluate_model
-from qtrain.evaluation.evaluator import completion_loss
+from qtrain.evaluation.evaluator import eval_loss
 from qtrain.history import TrialRecord
 from qtrain.rundir import TrialFolder, checkpoint_name, write_json_atomic
 from qtrain.training.params import apply_params
@@ -128,14 +128,7 @@ def train_rung(
         summary = train_model(
             model, session.tokenizer, train_rows, sft_config, callbacks, stop_at=rung_steps
         )
-        was_training = model.training
-        model.eval()
-        try:
-            loss = completion_loss(
-                model, session.tokenizer.pad_token_id, eval_rows, effective.evaluation.batch_size
-            )
-        finally:
-            model.train(was_training)
+        loss = eval_loss(model, session.tokenizer, eval_rows, effective.evaluation.batch_size)
     checkpoint = rung_checkpoint(folder.trainer_scratch, rung_steps)
     return RungResult(checkpoint, rung_steps, loss, summary)
 

@@ -176,3 +176,17 @@ def test_the_default_lineage_lives_on_until_it_is_the_incumbent() -> None:
     assert len(third.trials) == 2 and third.trials[0].params == defaults
     restored = CycleEngine(engine.config, BASELINE, History_of(engine.history.records))
     assert restored.lineage == engine.lineage
+
+
+def test_a_restored_engine_reuses_only_the_proposers_proposals_beside_the_lineage() -> None:
+    overrides = ("quantum.default_lineage=true", "quantum.optimization_frequency=2")
+    live = CycleEngine(config(*overrides), BASELINE)
+    run_cycle(live, [3.4, 3.2])  # the default loses: cycles 2 and 3 carry a lineage trial
+    run_cycle(live, [3.19, 3.18, 3.3])
+    third, _ = run_cycle(live, [3.17, 3.16, 3.1])
+    assert third.trials[-1].metadata["source"] == "default-lineage"
+    restored = CycleEngine(live.config, BASELINE, History_of(live.history.records))
+    fourth = [untimed(t.to_dict()) for t in restored.plan().trials]  # a reusing cycle
+    assert fourth == [untimed(t.to_dict()) for t in live.plan().trials]
+    assert [t["metadata"].get("reused") for t in fourth[:2]] == [True, True]
+    assert len(fourth) == 3 and fourth[2]["metadata"]["source"] == "default-lineage"
