@@ -20,6 +20,8 @@ search space symmetric around them) and each seed, every method runs as its own
                   other 75 of the cycle (175 steps a cycle instead of 2 x 100)
   *-lineage       the same loop keeping the defaults' own lineage alive (one more trial of
                   100 steps a cycle while it is not the incumbent's)
+  qubo-*-global   the QUBO loop without its trust region (quantum.trust_radius=0): every
+                  proposal and the initial design span the whole space (before issue 10)
 
 The loops run 4 cycles of k=2 trials (2B steps), so their trajectories show where they cross
 the baselines. "Steps" are training steps summed over every trial,
@@ -70,6 +72,11 @@ LINEAGE = ["quantum.default_lineage=true"]
 METHODS.update({
     "qubo-sa-lineage": [*METHODS["qubo-sa"], *LINEAGE],
     "qubo-sa-halving-lineage": [*METHODS["qubo-sa-halving"], *LINEAGE],
+})  # fmt: skip
+GLOBAL = ["quantum.trust_radius=0"]
+METHODS.update({
+    "qubo-sa-global": [*METHODS["qubo-sa"], *GLOBAL],
+    "qubo-sa-halving-global": [*METHODS["qubo-sa-halving"], *GLOBAL],
 })  # fmt: skip
 GRIDS = {  # which search-space parameters the oracle grid varies (the others: defaults)
     "lr-scheduler": ("training.learning_rate", "training.lr_scheduler"),

@@ -59,6 +59,13 @@ class QuantumConfig(BaseModel):
         None, ge=1, description="Results needed before the surrogate is used (default: auto)"
     )
     encoding: Literal["auto", "onehot", "domain_wall"] = "auto"
+    trust_radius: int | None = Field(
+        None,
+        ge=0,
+        description="Local moves: the initial design and half of each cycle's QUBO proposals "
+        "stay within this many bits of the incumbent's settings (the defaults before one); "
+        "null: a third of the QUBO's bits, at least 2; 0: every proposal global",
+    )
     default_lineage: bool = Field(
         False,
         description="Keep the search space's defaults training from their own checkpoint "

@@ -60,6 +60,7 @@ class AskTellOptimizer(abc.ABC):
         self._fixed_index: dict[str, int] = {}
         self._told: list[tuple[Key, float]] = []
         self._pending: dict[Key, None] = {}
+        self._center: Key | None = None
 
     # -- public surface -----------------------------------------------------------------
     def ask(self, n: int = 1) -> list[dict[str, Any]]:
@@ -94,6 +95,11 @@ class AskTellOptimizer(abc.ABC):
         )
         self._active = self.space.restrict(self._fixed)
         self._fixed_index = {n: self.space[n].index(v) for n, v in self._fixed.items()}
+
+    def recenter(self, params: Mapping[str, Any] | None) -> None:
+        """Make local moves around ``params`` (the incumbent's configuration; None: the
+        defaults). Only optimizers with a trust region use it."""
+        self._center = None if params is None else self.space.key(params)
 
     @property
     def fixed(self) -> dict[str, Any]:

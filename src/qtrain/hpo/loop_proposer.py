@@ -62,6 +62,9 @@ class OptimizerProposer:
             and not self.optimizer.fixed
         ):
             self.optimizer.fix({p.name: incumbent.params[p.name] for p in self.space.run_params})
+        self.optimizer.recenter(
+            {k: incumbent.params[k] for k in self.space.names} if incumbent else None
+        )
         exploit: list[Proposal] = []
         if self.exploit_incumbent and cycle > 1 and incumbent is not None and n >= 2:
             # One trial continues with the configuration that made the incumbent; the

@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from qtrain.errors import ConfigError
 from qtrain.hpo.baselines import AskTellOptimizer, Key
+from qtrain.hpo.design import maximin
 from qtrain.hpo.encoding import Encoding, EncodingName, InfeasibleSampleError
 from qtrain.hpo.qubo import build_bqm, check_qubo_size
 from qtrain.hpo.space import SearchSpace
 from qtrain.hpo.surrogates import SURROGATES, make_surrogate
+from qtrain.hpo.trust_region import TrustRegion, auto_radius, hamming, move_weight
 
 
 class QuboOptimizer(AskTellOptimizer):
     """Ask/tell optimizer that proposes the low-energy samples of a surrogate QUBO (FMQA/BOCS).
 
     Until ``n_initial`` values are told, proposals come from an initial design (the
-    defaults, then seeded maximin space-filling points). Afterwards each ask fits the
-    surrogate on all told points, builds the QUBO (surrogate + constraint penalties, bits
-    of fixed parameters substituted), samples it with the solver chain, and returns the
-    ``n`` lowest-energy distinct feasible untried configurations, topped up by the
-    surrogate's best untried configurations when the solver returns too few.
+    defaults, then seeded maximin points of the trust region around the centre). Afterwards
+    each ask fits the surrogate on all told points, builds the QUBO (surrogate + constraint
+    penalties, bits of fixed parameters substituted), samples it with the solver chain, and
+    returns the ``n`` lowest-energy distinct feasible untried configurations, topped up by the
+    surrogate's best untried configurations when the solver returns too few. With a trust
+    region, all but ``n // 2`` of them are *local*: sampled from the QUBO plus a penalty per
+    bit moved from the centre (the incumbent's configuration, see :meth:`recenter`) and kept
+    within ``trust_radius`` bits of it; the others are global.
 
     Args:
         space: The search space.
@@ -44,6 +50,8 @@ class QuboOptimizer(AskTellOptimizer):
         penalty_scale: Constraint weight relative to the surrogate's coefficient bound.
         allow_repeats: Let told configurations be proposed again (e.g. retrained from a
             better checkpoint in a later cycle); one ask's proposals stay distinct.
+        trust_radius: Bits a local proposal may differ from the centre (None: a third of
+            the encoding's bits, at least 2; 0: no trust region, every proposal global).
     """
 
     name = "qubo"
@@ -64,8 +72,11 @@ class QuboOptimizer(AskTellOptimizer):
         surrogate_options: Mapping[str, Any] | None = None,
         penalty_scale: float = 1.5,
         allow_repeats: bool = False,
+        trust_radius: int | None = None,
     ) -> None:
         super().__init__(space, seed, allow_repeats)
+        if trust_radius is not None and trust_radius < 0:
+            raise ValueError(f"trust_radius must be >= 0, got {trust_radius}")
         if surrogate not in SURROGATES:
             choices = ", ".join(SURROGATES)
             raise ValueError(f"unknown surrogate {surrogate!r}; choose from {choices}")
@@ -97,6 +108,9 @@ class QuboOptimizer(AskTellOptimizer):
                 )
         self.encoding = Encoding(space, encoding)
         check_qubo_size(self.encoding.n_bits, qubo_size_limit)
+        self.trust_radius = (
+            auto_radius(self.encoding.n_bits) if trust_radius is None else trust_radius
+        )
         self.surrogate = surrogate
         self.surrogate_options = dict(surrogate_options or {})
         make_surrogate(surrogate, **self.surrogate_options)  # reject bad options now
@@ -147,28 +161,23 @@ class QuboOptimizer(AskTellOptimizer):
 
     # -- initial design -----------------------------------------------------------------
     def _initial_design(self, n: int) -> list[Key]:
-        """The defaults (if untried), then greedy maximin points over the level grid."""
-        rng = self._rng()
-        pool = list(self._candidates(rng))
-        if not pool:
-            return []
-        defaults = self.space.key({**self.space.defaults(), **self._fixed})
-        chosen = [defaults] if defaults in pool else []
-        refs = [k for k, _ in self._told] + list(self._pending) + chosen
-        grid = np.array(pool, dtype=float)
-        ref = np.array(refs, dtype=float).reshape(-1, len(self.space))
-        min_dist = np.full(len(pool), np.inf)
-        for row in ref:
-            min_dist = np.minimum(min_dist, self._distance(grid, row))
-        while len(chosen) < n and len(chosen) < len(pool):
-            i = int(np.argmax(min_dist))  # first maximum: the pool is in seeded random order
-            if min_dist[i] == 0:
-                break
-            chosen.append(pool[i])
-            min_dist = np.minimum(min_dist, self._distance(grid, grid[i]))
-        return chosen
+        """The defaults (if untried), then greedy maximin points of the trust region.
 
-    def _distance(self, grid: np.ndarray, row: np.ndarray) -> np.ndarray:
+        Without a trust region (radius 0) the points span the whole level grid (distance
+        |Δlevel|/(L-1) per ordinal parameter, 0/1 per categorical one); with one they lie
+        within its radius of the centre and are spread by Hamming distance.
+        """
+        rng = self._rng()
+        region = self._region()
+        pool = [k for k in self._candidates(rng) if region is None or region.contains(k)]
+        defaults = self.space.key({**self.space.defaults(), **self._fixed})
+        chosen = [defaults] if defaults not in self._avoid() and self._in_active(defaults) else []
+        pool = [k for k in pool if k not in chosen]
+        refs = [k for k, _ in self._told] + list(self._pending) + chosen
+        distance = self._distance if region is None else partial(hamming, self.encoding)
+        return chosen + maximin(pool, refs, n - len(chosen), distance)
+
+    def _distance(self, grid: np.ndarray, row: Sequence[int]) -> np.ndarray:
         """Distance on the level grid: |Δlevel|/(L-1) for ordinal, 0/1 for categorical."""
         out = np.zeros(grid.shape[0])
         for c, p in enumerate(self.space):
@@ -177,6 +186,13 @@ class QuboOptimizer(AskTellOptimizer):
             diff = np.abs(grid[:, c] - row[c])
             out += diff / (len(p) - 1) if p.kind == "ordinal" else (diff > 0)
         return out
+
+    def _region(self) -> TrustRegion | None:
+        """The trust region around the centre (the incumbent's or the defaults), if any."""
+        if not self.trust_radius:
+            return None
+        center = self._center or self.space.key({**self.space.defaults(), **self._fixed})
+        return TrustRegion(self.encoding, center, self.trust_radius)
 
     # -- surrogate + QUBO ---------------------------------------------------------------
     def _propose_qubo(self, n: int) -> tuple[list[Key], list[dict[str, Any]]]:
@@ -189,51 +205,81 @@ class QuboOptimizer(AskTellOptimizer):
         fit_seconds = time.perf_counter() - start
         bqm = build_bqm(model, self.encoding, self.penalty_scale, self.qubo_size_limit)
         fixed_bits = self._fixed_bits()
-        bqm.fix_variables(fixed_bits)
-        start = time.perf_counter()
-        seed = int(rng.integers(2**31))
-        sampleset = self.sampler.sample(bqm, num_reads=self.num_reads, seed=seed)
-        solve_wall = time.perf_counter() - start
-        info = dict(getattr(sampleset, "info", {}) or {})
-        reasons = list(info.get("fallback") or [])
+        region = self._region()
+        n_local = n - n // 2 if region is not None else 0
+        chosen: list[Key] = []
+        regions: list[str] = []
+        reasons: list[str] = []
+        solver, solve_seconds = None, 0.0
+        for scope, count in (("local", n_local), ("global", n - n_local)):
+            if count == 0:
+                continue
+            sampled = bqm.copy()
+            if scope == "local" and region is not None:
+                sampled.update(region.penalty(move_weight(model.qubo())))
+            sampled.fix_variables(fixed_bits)
+            seed = int(rng.integers(2**31))
+            start = time.perf_counter()
+            sampleset = self.sampler.sample(sampled, num_reads=self.num_reads, seed=seed)
+            wall = time.perf_counter() - start
+            info = dict(getattr(sampleset, "info", {}) or {})
+            solver = solver or info.get("solver")
+            solve_seconds += float(info.get("solve_seconds", wall))
+            reasons += list(info.get("fallback") or [])
+            inside = region.contains if scope == "local" and region is not None else None
+            for key in self._decoded(sampleset, fixed_bits, chosen, count, inside):
+                chosen.append(key)
+                regions.append(scope)
         meta = {
             **self._base_metadata("qubo"),
-            "solver": info.get("solver") or (self._chain[0] if self._chain else "custom"),
-            "solve_seconds": float(info.get("solve_seconds", solve_wall)),
+            "solver": solver or (self._chain[0] if self._chain else "custom"),
+            "solve_seconds": solve_seconds,
             "fit_seconds": fit_seconds,
             "fallback": bool(reasons),
             "fallback_reasons": reasons,
-            "n_bits": bqm.num_variables,
+            "n_bits": bqm.num_variables - len(fixed_bits),
         }
-        avoid = self._avoid()
-        chosen: list[Key] = []
-        energies: list[float] = []
-        for sample, energy in sampleset.data(["sample", "energy"], sorted_by="energy"):
-            try:
-                key = self.encoding.decode_key({**fixed_bits, **sample})
-            except InfeasibleSampleError:
-                continue
-            if key not in avoid and key not in chosen:
-                chosen.append(key)
-                energies.append(float(energy))
-                if len(chosen) == n:
-                    break
         ranked: list[Key] = []
         if len(chosen) < n:  # too few distinct samples: the surrogate's best untried ones
             pool = [k for k in self._candidates(rng) if k not in chosen]
             if pool:
                 scores = model.predict(np.array([self.encoding.encode_key(k) for k in pool]))
                 ranked = [pool[i] for i in np.argsort(scores, kind="stable")]
+                if region is not None and regions.count("local") < n_local:
+                    ranked.sort(key=lambda k: not region.contains(k))  # stable: local first
         keys = self._fill(n, chosen, ranked)
         metadata = []
         for i, key in enumerate(keys):
+            energy = float(model.predict(self.encoding.encode_key(key)[None, :].astype(float))[0])
             if i < len(chosen):
-                metadata.append({**meta, "energy": energies[i]})
+                metadata.append({**meta, "region": regions[i], "energy": energy})
             else:
-                x = self.encoding.encode_key(key)[None, :]
-                energy = float(model.predict(x)[0])
                 metadata.append({**meta, "source": "fill", "energy": energy})
         return keys, metadata
+
+    def _decoded(
+        self,
+        sampleset: Any,
+        fixed_bits: dict[str, int],
+        chosen: list[Key],
+        count: int,
+        inside: Any = None,
+    ) -> list[Key]:
+        """Up to ``count`` distinct untried feasible keys of a sample set, lowest energy first
+        (``inside``: a predicate the keys must satisfy)."""
+        avoid = self._avoid()
+        out: list[Key] = []
+        for sample in sampleset.data(["sample"], sorted_by="energy"):
+            try:
+                key = self.encoding.decode_key({**fixed_bits, **sample.sample})
+            except InfeasibleSampleError:
+                continue
+            if key in avoid or key in chosen or key in out or (inside and not inside(key)):
+                continue
+            out.append(key)
+            if len(out) == count:
+                break
+        return out
 
     def _fixed_bits(self) -> dict[str, int]:
         """The bit values of the fixed parameters, by variable name."""

@@ -72,6 +72,7 @@ def _qubo(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Prop
         timeout_s=_chain_timeout(config, uses_azure),
         qubo_size_limit=q.qubo_size_limit,
         encoding=q.encoding,
+        trust_radius=q.trust_radius,
     )
     if uses_azure:
         # Build the chain now: missing Azure settings or credentials fail at start-up, as one

@@ -181,6 +181,7 @@ def test_qubo_metadata_and_fix_shrinks_the_bqm(toy_space: SearchSpace, solver: A
         "n_bits",
         "source",
         "repeat",
+        "region",
     }
     assert meta["source"] == "qubo" and meta["proposer"] == "qubo" and meta["surrogate"] == "fm"
     assert meta["n_bits"] == opt.encoding.n_bits == 4 + 4 + 4 + 1

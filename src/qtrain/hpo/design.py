@@ -1,0 +1,33 @@
+"""Space-filling initial designs: greedy maximin selection from a pool of configurations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+Key = tuple[int, ...]
+#: Distances from every row of a grid (configurations as level indices) to one row.
+Distance = Callable[[np.ndarray, Sequence[int]], np.ndarray]
+
+
+def maximin(pool: Sequence[Key], refs: Sequence[Key], n: int, distance: Distance) -> list[Key]:
+    """Up to ``n`` keys of ``pool``, each the farthest from ``refs`` and the ones chosen before.
+
+    Ties go to the first in ``pool`` (give it in a seeded random order); keys at distance 0
+    from a reference are never chosen.
+    """
+    if not pool or n <= 0:
+        return []
+    grid = np.array(pool, dtype=int)
+    min_dist = np.full(len(pool), np.inf)
+    for row in refs:
+        min_dist = np.minimum(min_dist, distance(grid, row))
+    chosen: list[Key] = []
+    while len(chosen) < n and len(chosen) < len(pool):
+        i = int(np.argmax(min_dist))
+        if min_dist[i] == 0:
+            break
+        chosen.append(tuple(pool[i]))
+        min_dist = np.minimum(min_dist, distance(grid, grid[i]))
+    return chosen
