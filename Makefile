@@ -37,7 +37,10 @@ demo: setup
 test: setup setup-unsloth-cpu setup-azurite
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not azure_sdk"
+	@# The Azure SDK's Qiskit backends run in a process of their own: once in CI (after 600
+	@# other tests) building a Qiskit Target segfaulted; alone they have not.
+	$(BIN)/python -m pytest -q -m azure_sdk
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"

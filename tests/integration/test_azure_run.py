@@ -12,7 +12,7 @@ from support.fake_azure_quantum import running_fake
 
 from qtrain.events import read_events
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.azure_sdk]
 
 API_KEY = "cli-test-api-key-9f8e7d6c"
 WORKSPACE = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Quantum/Workspaces/ws"  # noqa: E501

@@ -16,6 +16,8 @@ from qtrain.solvers._statevector import basis_energies, probabilities, qaoa_stat
 from qtrain.solvers.azure.angles import qaoa_angles
 from qtrain.solvers.azure.circuit import decode_counts, ising_scale, qaoa_circuit
 
+pytestmark = pytest.mark.azure_sdk
+
 
 @pytest.mark.parametrize("vartype", ["BINARY", "SPIN"])
 def test_circuit_matches_the_local_statevector(vartype: str) -> None:

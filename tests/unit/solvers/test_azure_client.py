@@ -10,6 +10,8 @@ pytest.importorskip("azure.quantum")
 
 from qtrain.solvers.azure.client import target_max_shots
 
+pytestmark = pytest.mark.azure_sdk
+
 
 def backend_with(configuration) -> SimpleNamespace:
     return SimpleNamespace(configuration=configuration)

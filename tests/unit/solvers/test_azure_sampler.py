@@ -20,6 +20,8 @@ from qtrain.solvers import SolverSizeError, SolverTimeoutError, build_solver, ma
 from qtrain.solvers._statevector import basis_energies
 from qtrain.solvers.azure.errors import JobFailedError
 
+pytestmark = pytest.mark.azure_sdk
+
 API_KEY = "test-api-key-0123456789"
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 
