@@ -211,12 +211,17 @@ class QuboOptimizer(AskTellOptimizer):
         regions: list[str] = []
         reasons: list[str] = []
         solver, solve_seconds = None, 0.0
-        for scope, count in (("local", n_local), ("global", n - n_local)):
-            if count == 0:
+        weight = move_weight(model.qubo())
+        # Local passes raise the move penalty until enough samples land in the region.
+        passes = [("local", weight * f) for f in (1, 4, 16)] if n_local else []
+        for scope, penalty in [*passes, ("global", 0.0)]:
+            wanted = n_local if scope == "local" else n - n_local
+            count = wanted - regions.count(scope)
+            if count <= 0:
                 continue
             sampled = bqm.copy()
-            if scope == "local" and region is not None:
-                sampled.update(region.penalty(move_weight(model.qubo())))
+            if penalty and region is not None:
+                sampled.update(region.penalty(penalty))
             sampled.fix_variables(fixed_bits)
             seed = int(rng.integers(2**31))
             start = time.perf_counter()
@@ -225,8 +230,8 @@ class QuboOptimizer(AskTellOptimizer):
             info = dict(getattr(sampleset, "info", {}) or {})
             solver = solver or info.get("solver")
             solve_seconds += float(info.get("solve_seconds", wall))
-            reasons += list(info.get("fallback") or [])
-            inside = region.contains if scope == "local" and region is not None else None
+            reasons += [r for r in info.get("fallback") or [] if r not in reasons]
+            inside = region.contains if penalty and region is not None else None
             for key in self._decoded(sampleset, fixed_bits, chosen, count, inside):
                 chosen.append(key)
                 regions.append(scope)
