@@ -1,12 +1,9 @@
 """The cycle core: plan a cycle from the run's recorded state, conclude it from its records.
 
-Both runners drive this one engine. The in-process agent plans, trains the trials and
-concludes, in a loop; each pipeline step builds the engine from the state folder, does its
-one part and writes the state back. The engine does no model, data or file work itself:
-the event sink, the history (which may persist itself) and the checkpoint store are passed
-in, so events, trial records, the incumbent, pointers and the stop decision are made here
-and only here.
-
+Both runners drive this one engine: the in-process agent in a loop, each pipeline step by
+restoring it from the state folder, doing its part and writing the state back. It does no
+model, data or file work: the event sink, the history and the checkpoint store are passed
+in, so events, records, the incumbent, pointers and the stop decision are made only here.
 A cycle is a sequence of steps, each resumable from what was recorded before it:
 
     open_cycle() -> plan() -> announce(plan) -> trial_started / trial_finished -> conclude()
@@ -25,7 +22,7 @@ from typing import TYPE_CHECKING
 from qtrain.config.schema import RunConfig
 from qtrain.cycle.early_stopping import EarlyStopping, StopDecision
 from qtrain.cycle.lineage import LINEAGE_SOURCE, default_params, lineage_trial, next_head
-from qtrain.cycle.objective import trial_objective
+from qtrain.cycle.objective import cycle_context, trial_objective
 from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, fix_run_scoped
 from qtrain.cycle.selection import IncumbentSelector
 from qtrain.cycle.state import RunState
@@ -103,7 +100,12 @@ class CycleEngine:
         """The proposer, built on first use."""
         if self._proposer is None:
             self._proposer = make_proposer(
-                self.config, objective=self.objective, incumbent=lambda: self.incumbent
+                self.config,
+                objective=self.objective,
+                incumbent=lambda: self.incumbent,
+                context=lambda cycle, start: cycle_context(
+                    cycle, start, self.history.records, self.baseline
+                ),
             )
         return self._proposer
 

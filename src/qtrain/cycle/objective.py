@@ -48,3 +48,23 @@ def trial_objective(
     if selector.direction == "min":
         return math.log(max(after, 1e-12) / max(before, 1e-12))
     return before - after
+
+
+#: The context bits (thermometer-coded): which cycle, and how far the start checkpoint's eval
+#: loss has come down from the base model's.
+CONTEXT_BITS = ("cycle>=2", "cycle>=3", "cycle>=4", "start<=0.5x", "start<=0.25x", "start<=0.1x")
+
+
+def cycle_context(
+    cycle: int, start: str | None, recorded: list[TrialRecord], baseline: dict[str, float]
+) -> tuple[int, ...]:
+    """The :data:`CONTEXT_BITS` of a cycle that starts from checkpoint ``start`` (None: the
+    base model, whose eval loss is ``baseline``'s)."""
+    base = baseline.get("eval_loss")
+    if start is None:
+        loss = base
+    else:
+        loss = next((r.metrics.get("eval_loss") for r in recorded if r.checkpoint == start), None)
+    ratio = loss / base if loss is not None and base else 1.0
+    cycles = [int(cycle >= c) for c in (2, 3, 4)]
+    return (*cycles, *(int(ratio <= r) for r in (0.5, 0.25, 0.1)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,8 @@ class AskTellOptimizer(abc.ABC):
         self._told: list[tuple[Key, float]] = []
         self._pending: dict[Key, None] = {}
         self._center: Key | None = None
+        self._contexts: list[tuple[int, ...] | None] = []
+        self._next_context: tuple[int, ...] | None = None
 
     # -- public surface -----------------------------------------------------------------
     def ask(self, n: int = 1) -> list[dict[str, Any]]:
@@ -79,12 +81,16 @@ class AskTellOptimizer(abc.ABC):
             proposals.append(Proposal(params=self.space.from_key(key), metadata=meta))
         return proposals
 
-    def tell(self, params: Mapping[str, Any], value: float) -> None:
-        """Record that ``params`` scored ``value`` (lower is better; NaN/inf count as worst)."""
+    def tell(
+        self, params: Mapping[str, Any], value: float, context: Sequence[int] | None = None
+    ) -> None:
+        """Record that ``params`` scored ``value`` (lower is better; NaN/inf count as worst),
+        in ``context`` (0/1 bits saying when it ran; only the QUBO optimizer uses them)."""
         key = self.space.key(params)
         if isinstance(value, bool) or not isinstance(value, int | float | np.number):
             raise TypeError(f"value must be a number, got {value!r}")
         self._told.append((key, float(value)))
+        self._contexts.append(None if context is None else tuple(int(c) for c in context))
         self._pending.pop(key, None)
 
     def fix(self, params: Mapping[str, Any]) -> None:
@@ -95,6 +101,10 @@ class AskTellOptimizer(abc.ABC):
         )
         self._active = self.space.restrict(self._fixed)
         self._fixed_index = {n: self.space[n].index(v) for n, v in self._fixed.items()}
+
+    def set_context(self, context: Sequence[int] | None) -> None:
+        """The context bits the next proposals will run in (see :meth:`tell`)."""
+        self._next_context = None if context is None else tuple(int(c) for c in context)
 
     def recenter(self, params: Mapping[str, Any] | None) -> None:
         """Make local moves around ``params`` (the incumbent's configuration; None: the

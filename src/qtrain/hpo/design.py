@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from qtrain.hpo.space import SearchSpace
+
 Key = tuple[int, ...]
 #: Distances from every row of a grid (configurations as level indices) to one row.
 Distance = Callable[[np.ndarray, Sequence[int]], np.ndarray]
@@ -31,3 +33,14 @@ def maximin(pool: Sequence[Key], refs: Sequence[Key], n: int, distance: Distance
         chosen.append(tuple(pool[i]))
         min_dist = np.minimum(min_dist, distance(grid, grid[i]))
     return chosen
+
+
+def level_distance(space: SearchSpace, grid: np.ndarray, row: Sequence[int]) -> np.ndarray:
+    """Distance on the level grid: |Δlevel|/(L-1) per ordinal parameter, 0/1 per categorical."""
+    out = np.zeros(grid.shape[0])
+    for c, p in enumerate(space):
+        if len(p) == 1:
+            continue
+        diff = np.abs(grid[:, c] - row[c])
+        out += diff / (len(p) - 1) if p.kind == "ordinal" else (diff > 0)
+    return out

@@ -15,6 +15,8 @@ from qtrain.hpo.space import SearchSpace
 
 #: Maps a finished trial to the value the optimizer minimises.
 Objective = Callable[[TrialRecord], float]
+#: The context bits of a cycle from its index and start checkpoint (None: the base model).
+TrialContext = Callable[[int, str | None], tuple[int, ...]]
 
 
 class OptimizerProposer:
@@ -25,7 +27,8 @@ class OptimizerProposer:
     one trial per cycle repeats the incumbent's configuration (exploit: keep training the
     way that worked); the optimizer's proposals for the others are distinct and untried
     until the space is exhausted (explore: an untried configuration teaches the surrogate
-    more than a repeat).
+    more than a repeat). With ``context``, each trial is told with the context bits of its
+    cycle and the optimizer learns the next cycle's before it is asked.
     """
 
     def __init__(
@@ -36,8 +39,10 @@ class OptimizerProposer:
         objective: Objective,
         incumbent: Callable[[], TrialRecord | None],
         exploit_incumbent: bool = True,
+        context: TrialContext | None = None,
     ) -> None:
         self.exploit_incumbent = exploit_incumbent
+        self.context = context
         self.name = name
         self.optimizer = optimizer
         self.space = space
@@ -53,8 +58,14 @@ class OptimizerProposer:
             self._told.add((record.cycle, record.trial))
             value = self.objective(record)
             params = {k: record.params[k] for k in self.space.names}
-            self.optimizer.tell(params, value if math.isfinite(value) else float("inf"))
+            value = value if math.isfinite(value) else float("inf")
+            when = self.context(record.cycle, record.start_checkpoint) if self.context else None
+            self.optimizer.tell(params, value, context=when)
         incumbent = self.incumbent()
+        if self.context is not None:
+            self.optimizer.set_context(
+                self.context(cycle, incumbent.checkpoint if incumbent else None)
+            )
         if (
             cycle > 1
             and incumbent is not None

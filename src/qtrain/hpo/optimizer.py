@@ -11,7 +11,8 @@ import numpy as np
 
 from qtrain.errors import ConfigError
 from qtrain.hpo.baselines import AskTellOptimizer, Key
-from qtrain.hpo.design import maximin
+from qtrain.hpo.context import FixedForm, condition
+from qtrain.hpo.design import level_distance, maximin
 from qtrain.hpo.encoding import Encoding, EncodingName, InfeasibleSampleError
 from qtrain.hpo.qubo import build_bqm, check_qubo_size
 from qtrain.hpo.space import SearchSpace
@@ -174,18 +175,12 @@ class QuboOptimizer(AskTellOptimizer):
         chosen = [defaults] if defaults not in self._avoid() and self._in_active(defaults) else []
         pool = [k for k in pool if k not in chosen]
         refs = [k for k, _ in self._told] + list(self._pending) + chosen
-        distance = self._distance if region is None else partial(hamming, self.encoding)
+        distance = (
+            partial(level_distance, self.space)
+            if region is None
+            else partial(hamming, self.encoding)
+        )
         return chosen + maximin(pool, refs, n - len(chosen), distance)
-
-    def _distance(self, grid: np.ndarray, row: Sequence[int]) -> np.ndarray:
-        """Distance on the level grid: |Δlevel|/(L-1) for ordinal, 0/1 for categorical."""
-        out = np.zeros(grid.shape[0])
-        for c, p in enumerate(self.space):
-            if len(p) == 1:
-                continue
-            diff = np.abs(grid[:, c] - row[c])
-            out += diff / (len(p) - 1) if p.kind == "ordinal" else (diff > 0)
-        return out
 
     def _region(self) -> TrustRegion | None:
         """The trust region around the centre (the incumbent's or the defaults), if any."""
@@ -198,10 +193,15 @@ class QuboOptimizer(AskTellOptimizer):
     def _propose_qubo(self, n: int) -> tuple[list[Key], list[dict[str, Any]]]:
         rng = self._rng()
         X = np.array([self.encoding.encode_key(k) for k, _ in self._told], dtype=float)
+        context = self._next_context if None not in self._contexts else None
+        if context is not None:  # the context bits are inputs, then fixed to the next's
+            X = np.hstack([X, np.array(self._contexts, dtype=float).reshape(len(X), -1)])
         start = time.perf_counter()
-        model = make_surrogate(
+        fitted = make_surrogate(
             self.surrogate, seed=int(rng.integers(2**31)), **self.surrogate_options
         ).fit(X, self._values())
+        n_bits = self.encoding.n_bits
+        model = FixedForm(condition(fitted.qubo(), n_bits, context or ()))
         fit_seconds = time.perf_counter() - start
         bqm = build_bqm(model, self.encoding, self.penalty_scale, self.qubo_size_limit)
         fixed_bits = self._fixed_bits()

@@ -12,7 +12,7 @@ from typing import Any
 from qtrain.config.schema import RunConfig
 from qtrain.history import TrialRecord
 from qtrain.hpo.baselines import RandomSearch
-from qtrain.hpo.loop_proposer import Objective, OptimizerProposer
+from qtrain.hpo.loop_proposer import Objective, OptimizerProposer, TrialContext
 from qtrain.hpo.optimizer import QuboOptimizer
 from qtrain.hpo.proposer import FixedProposer, Proposer
 from qtrain.hpo.space import SearchSpace
@@ -22,16 +22,26 @@ from qtrain.rundir import AZURE_JOBS_DIR
 #: Returns the incumbent trial (None before there is one).
 Incumbent = Callable[[], TrialRecord | None]
 
-#: Builds a proposer from the config, the objective and the incumbent getter.
-ProposerBuilder = Callable[[RunConfig, Objective, Incumbent], Proposer]
+#: Builds a proposer from the config, the objective, the incumbent getter and the context.
+ProposerBuilder = Callable[[RunConfig, Objective, Incumbent, TrialContext | None], Proposer]
 
 
-def _fixed(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Proposer:
+def _fixed(
+    config: RunConfig,
+    objective: Objective,
+    incumbent: Incumbent,
+    context: TrialContext | None = None,
+) -> Proposer:
     """The configured hyperparameters in every trial."""
     return FixedProposer(config)
 
 
-def _random(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Proposer:
+def _random(
+    config: RunConfig,
+    objective: Objective,
+    incumbent: Incumbent,
+    context: TrialContext | None = None,
+) -> Proposer:
     """Seeded random search over ``search_space``; the defaults come first, as in the
     QUBO optimizer's initial design."""
     space = SearchSpace.from_config(config.search_space)
@@ -39,7 +49,12 @@ def _random(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Pr
     return _ask_tell("random", optimizer, space, config, objective, incumbent)
 
 
-def _optuna_tpe(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Proposer:
+def _optuna_tpe(
+    config: RunConfig,
+    objective: Objective,
+    incumbent: Incumbent,
+    context: TrialContext | None = None,
+) -> Proposer:
     """Optuna's TPE over ``search_space``; the defaults come first."""
     q = config.quantum
     space = SearchSpace.from_config(config.search_space)
@@ -49,7 +64,12 @@ def _optuna_tpe(config: RunConfig, objective: Objective, incumbent: Incumbent) -
     return _ask_tell("optuna-tpe", optimizer, space, config, objective, incumbent)
 
 
-def _qubo(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Proposer:
+def _qubo(
+    config: RunConfig,
+    objective: Objective,
+    incumbent: Incumbent,
+    context: TrialContext | None = None,
+) -> Proposer:
     """The QUBO optimizer with the solver chain ``solver_type`` + ``fallback``."""
     q = config.quantum
     space = SearchSpace.from_config(config.search_space)
@@ -78,7 +98,8 @@ def _qubo(config: RunConfig, objective: Objective, incumbent: Incumbent) -> Prop
         # Build the chain now: missing Azure settings or credentials fail at start-up, as one
         # line, instead of sending every cycle to the fallback.
         _ = optimizer.sampler
-    return _ask_tell(f"qubo-{q.solver_type}", optimizer, space, config, objective, incumbent)
+    name = f"qubo-{q.solver_type}"
+    return _ask_tell(name, optimizer, space, config, objective, incumbent, context)
 
 
 #: The baselines by ``quantum.solver_type``; any other name is a solver for :func:`_qubo`.
@@ -99,19 +120,22 @@ def make_proposer(
     config: RunConfig,
     objective: Objective | None = None,
     incumbent: Incumbent | None = None,
+    context: TrialContext | None = None,
 ) -> Proposer:
     """The proposer named by ``quantum.solver_type``.
 
     ``fixed`` uses the configured hyperparameters; every other name wraps an ask/tell
     optimizer (QUBO with that solver, random, optuna-tpe) that is told ``objective(record)``
     for each finished trial (default: its ``eval_loss``) and fixes run-scoped parameters to
-    ``incumbent()``'s after cycle 1.
+    ``incumbent()``'s after cycle 1; the QUBO optimizer also learns from ``context`` (the
+    context bits of a cycle: see :func:`qtrain.cycle.objective.cycle_context`).
     """
     build = PROPOSERS.get(config.quantum.solver_type, _qubo)
     return build(
         config,
         objective or (lambda record: record.metrics["eval_loss"]),
         incumbent or (lambda: None),
+        context,
     )
 
 
@@ -122,6 +146,7 @@ def _ask_tell(
     config: RunConfig,
     objective: Objective,
     incumbent: Incumbent,
+    context: TrialContext | None = None,
 ) -> Proposer:
     """``optimizer`` as the agent's per-cycle proposer."""
     return OptimizerProposer(
@@ -131,6 +156,7 @@ def _ask_tell(
         objective=objective,
         incumbent=incumbent,
         exploit_incumbent=config.quantum.exploit_incumbent,
+        context=context,
     )
 
 
