@@ -44,3 +44,29 @@ def level_distance(space: SearchSpace, grid: np.ndarray, row: Sequence[int]) -> 
         diff = np.abs(grid[:, c] - row[c])
         out += diff / (len(p) - 1) if p.kind == "ordinal" else (diff > 0)
     return out
+
+
+def cover_levels(
+    chosen: list[Key], pool: Sequence[Key], columns: dict[int, int], keep: int, distance: Distance
+) -> list[Key]:
+    """``chosen`` with every level of ``columns`` (column -> its number of levels) in it where
+    there is room: a missing level replaces, from the end, a point (not one of the first
+    ``keep``) whose own level there is not its only one, by the pool's point with the missing
+    level nearest to it. Run-scoped parameters (the LoRA shape) are then all tried in cycle 1.
+    """
+    out = list(chosen)
+    for column, n_levels in columns.items():
+        for level in range(n_levels):
+            if any(k[column] == level for k in out):
+                continue
+            spare = [
+                i
+                for i in range(len(out) - 1, keep - 1, -1)
+                if sum(k[column] == out[i][column] for k in out) > 1
+            ]
+            options = [k for k in pool if k[column] == level and k not in out]
+            if not spare or not options:
+                continue
+            near = distance(np.array(options, dtype=int), out[spare[0]])
+            out[spare[0]] = tuple(options[int(np.argmin(near))])
+    return out

@@ -12,7 +12,7 @@ import numpy as np
 from qtrain.errors import ConfigError
 from qtrain.hpo.baselines import AskTellOptimizer, Key
 from qtrain.hpo.context import FixedForm, condition
-from qtrain.hpo.design import level_distance, maximin
+from qtrain.hpo.design import cover_levels, level_distance, maximin
 from qtrain.hpo.encoding import Encoding, EncodingName, InfeasibleSampleError
 from qtrain.hpo.qubo import build_bqm, check_qubo_size
 from qtrain.hpo.space import SearchSpace
@@ -166,7 +166,8 @@ class QuboOptimizer(AskTellOptimizer):
 
         Without a trust region (radius 0) the points span the whole level grid (distance
         |Δlevel|/(L-1) per ordinal parameter, 0/1 per categorical one); with one they lie
-        within its radius of the centre and are spread by Hamming distance.
+        within its radius of the centre and are spread by Hamming distance. Every level of
+        a run-scoped parameter is in the design where it has room.
         """
         rng = self._rng()
         region = self._region()
@@ -175,12 +176,11 @@ class QuboOptimizer(AskTellOptimizer):
         chosen = [defaults] if defaults not in self._avoid() and self._in_active(defaults) else []
         pool = [k for k in pool if k not in chosen]
         refs = [k for k, _ in self._told] + list(self._pending) + chosen
-        distance = (
-            partial(level_distance, self.space)
-            if region is None
-            else partial(hamming, self.encoding)
-        )
-        return chosen + maximin(pool, refs, n - len(chosen), distance)
+        bits_apart = partial(hamming, self.encoding)
+        distance = bits_apart if region else partial(level_distance, self.space)
+        design = chosen + maximin(pool, refs, n - len(chosen), distance)
+        run = {c: len(p) for c, p in enumerate(self.space) if p.scope == "run" and len(p) > 1}
+        return cover_levels(design, pool, run, len(chosen), distance)
 
     def _region(self) -> TrustRegion | None:
         """The trust region around the centre (the incumbent's or the defaults), if any."""

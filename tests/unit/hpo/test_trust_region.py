@@ -9,8 +9,9 @@ import pytest
 from support.toy_objective import toy_objective
 
 from qtrain.hpo import QuboOptimizer, SearchSpace
-from qtrain.hpo.design import maximin
+from qtrain.hpo.design import cover_levels, maximin
 from qtrain.hpo.encoding import Encoding
+from qtrain.hpo.space import Parameter
 from qtrain.hpo.trust_region import TrustRegion, auto_radius, hamming, move_weight
 
 
@@ -104,3 +105,29 @@ def test_trust_radius_validation_and_config(toy_space: SearchSpace) -> None:
         Encoding(toy_space).n_bits
     )
     assert list(itertools.islice(iter(toy_space), 1))  # the space iterates (sanity)
+
+
+def test_cover_levels_puts_every_run_level_in_the_design() -> None:
+    def distance(grid: np.ndarray, row: tuple[int, ...]) -> np.ndarray:
+        return np.abs(grid - np.array(row)).sum(axis=1).astype(float)
+
+    pool = [(a, r) for a in range(5) for r in range(3)]
+    chosen = [(2, 0), (4, 0), (0, 0), (3, 1)]
+    covered = cover_levels(chosen, pool, {1: 3}, keep=1, distance=distance)
+    assert covered[0] == (2, 0) and {k[1] for k in covered} == {0, 1, 2}
+    assert covered[3] == (3, 1)  # the only point of level 1 stays
+    assert cover_levels([(2, 0)], pool, {1: 3}, keep=1, distance=distance) == [(2, 0)]  # no room
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cycle_one_tries_every_lora_shape(seed: int) -> None:
+    space = SearchSpace(
+        [
+            Parameter("lr", (1e-4, 3e-4, 1e-3, 3e-3, 1e-2), default=3e-4),
+            Parameter("sched", ("constant", "linear", "cosine"), default="linear"),
+            Parameter("r", (8, 16, 32), default=16, scope="run"),
+        ]
+    )
+    opt = QuboOptimizer(space, solver="sa", seed=seed, n_initial=5)
+    design = opt.ask(4)
+    assert {p["r"] for p in design} == {8, 16, 32} and design[0] == space.defaults()
