@@ -39,6 +39,7 @@ SAMPLES_FILE = "samples.json"
 PROPOSAL_FILE = "proposal.json"
 FAILURE_FILE = "failure.json"
 RECORD_FILE = "record.json"
+RUNG_FILE = "rung.json"
 BASE_MARKER = "base.json"
 TRAINER_SCRATCH = "_trainer"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -198,6 +199,11 @@ class TrialFolder:
     def record_file(self) -> Path:
         """``record.json``: the history record an evaluate step wrote."""
         return self.root / RECORD_FILE
+
+    @property
+    def rung_file(self) -> Path:
+        """``rung.json``: a successive-halving rung's steps, eval loss and training summary."""
+        return self.root / RUNG_FILE
 
     @property
     def base_marker(self) -> Path:

@@ -7,7 +7,7 @@ use its halves, :func:`train_trial_into` and :func:`evaluate_checkpoint_dir`, in
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,16 @@ class RungResult:
         """The rung's training metrics."""
         return _train_metrics(self.summary)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The rung as plain JSON (the pipeline's ``rung.json``; the trainer state beside it)."""
+        return {"steps": self.steps, "eval_loss": self.eval_loss, "summary": asdict(self.summary)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], checkpoint: Path) -> RungResult:
+        """Read :meth:`to_dict`'s output back; ``checkpoint``: where the trainer state is now."""
+        summary = TrainSummary(**data["summary"])
+        return cls(checkpoint, int(data["steps"]), float(data["eval_loss"]), summary)
+
 
 def train_rung(
     spec: TrialSpec,
@@ -141,17 +151,21 @@ def train_trial_into(
     init_from: Path | None,
     out_dir: Path,
     callbacks: list[Any] | None = None,
+    rung: RungResult | None = None,
 ) -> dict[str, float]:
     """Train one trial from ``init_from`` (None: the base model) and save it in ``out_dir``.
 
     Writes the adapter (or full weights), the tokenizer and ``trial.json``; evaluation is
     :func:`evaluate_checkpoint_dir`'s. Training is the same as :func:`run_trial`'s, so the
-    two engines produce the same weights. Returns the training metrics.
+    two engines produce the same weights; with ``rung`` it continues the rung's saved state
+    to ``spec.steps`` (``init_from`` is then ignored). Returns the training metrics.
     """
     effective = apply_params(config, spec.params)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if rung is not None:
+        init_from = rung.checkpoint
     with session.trainable(effective.model.lora, effective.training.seed, init_from) as model:
-        summary = _train(spec, session, model, train_rows, effective, out_dir, callbacks)
+        summary = _train(spec, session, model, train_rows, effective, out_dir, callbacks, rung)
         model.save_pretrained(str(out_dir), safe_serialization=True)
     session.tokenizer.save_pretrained(str(out_dir))
     train_metrics = _train_metrics(summary)
