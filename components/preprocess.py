@@ -14,6 +14,7 @@ def preprocess(
     data: Output[Dataset],
     state: Output[Artifact],
     base: Output[Model],
+    compiled_halving: bool = False,
 ):
     """Prepare the dataset and the run state; ``base`` stands for the untrained model.
 
@@ -24,7 +25,8 @@ def preprocess(
 
     from qtrain.steps import preprocess as step
 
-    shape = {"max_cycles": compiled_cycles, "trials_per_cycle": compiled_trials}
+    shape = {"max_cycles": compiled_cycles, "trials_per_cycle": compiled_trials,
+             "successive_halving": compiled_halving}  # fmt: skip
     report = step(config_json, Path(data.path), Path(state.path), Path(base.path), shape)
     data.metadata.update(
         {k: v for k, v in report.items() if isinstance(v, (int, float, str, bool))}

@@ -6,27 +6,35 @@ component with a single boolean output); its ``dsl.Else`` exports the incumbent.
 can be read out of a ``dsl.If``, so each cycle carries the state and the incumbent
 checkpoint forward as artifacts. The run config travels as one pipeline parameter,
 ``config_json``, validated again inside every step.
+
+With successive halving (``training.rung_steps``) a cycle's trials train rungs in the
+ParallelFor; ``halve`` picks the winner, which ``continue_trial`` trains to the full cycle
+before evaluate and ``select_halved``.
 """
 
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from kfp import compiler, dsl, kubernetes
 
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError
-from qtrain.steps import check_pipeline_runs
+from qtrain.steps import check_pipeline_runs, runs_rungs
 from qtrain.version import __version__
 from qtrain_kfp.components import (
+    continue_trial,
     early_stop_gate,
     evaluate,
     export,
+    halve,
     preprocess,
     propose,
     report_failure,
     select,
+    select_halved,
+    train_rung,
     train_trial,
 )
 
@@ -48,13 +56,15 @@ def build_pipeline(config: RunConfig) -> Callable[..., Any]:
     settings = _TaskSettings(config)
     max_cycles = config.early_stopping.max_cycles
     k = config.training.trials_per_cycle
+    rung = config.training.rung_steps
+    halving = f" (successive halving after {rung}-step rungs)" if settings.halving else ""
 
     @dsl.pipeline(
         name=PIPELINE_NAME,
         description=(
             f"qtrain {__version__}: fine-tune {config.model.name} while a QUBO optimizer "
             f"({config.quantum.solver_type}) re-chooses hyperparameters; up to {max_cycles} "
-            f"cycles of {k} trials, early stopping, export of the best checkpoint."
+            f"cycles of {k} trials{halving}, early stopping, export of the best checkpoint."
         ),
     )
     def qtrain_training(config_json: str = config.model_dump_json()) -> None:
@@ -62,13 +72,15 @@ def build_pipeline(config: RunConfig) -> Callable[..., Any]:
         settings.plain(on_exit)
         with dsl.ExitHandler(on_exit, name="qtrain-run"):
             prep = settings.data_step(
-                preprocess(config_json=config_json, compiled_cycles=max_cycles, compiled_trials=k)
-            )
-            prep.set_display_name("preprocess")
-            _cycle(
-                1, max_cycles, k, settings, config_json,
-                prep.outputs["data"], prep.outputs["state"], prep.outputs["base"],
+                preprocess(
+                    config_json=config_json, compiled_cycles=max_cycles, compiled_trials=k,
+                    compiled_halving=settings.halving,
+                )
             )  # fmt: skip
+            prep.set_display_name("preprocess")
+            io = _CycleIO(config_json, prep.outputs["data"], prep.outputs["state"],
+                          prep.outputs["base"])  # fmt: skip
+            _cycle(1, max_cycles, settings, io)
 
     return qtrain_training
 
@@ -88,10 +100,13 @@ def compile_pipeline(config: RunConfig, output: Path) -> Path:
         compiler.Compiler().compile(build_pipeline(config), package_path=str(partial))
         size = partial.stat().st_size
         if size > MAX_PIPELINE_BYTES:
+            rungs = runs_rungs(config)
+            halving = " with successive halving (2 more tasks per cycle)" if rungs else ""
             raise QtrainError(
                 f"the compiled pipeline is {size // 1024} KB at early_stopping.max_cycles="
-                f"{config.early_stopping.max_cycles}, over the {MAX_PIPELINE_BYTES // 1024} KB "
-                "a Kubeflow cluster stores per workflow: lower early_stopping.max_cycles"
+                f"{config.early_stopping.max_cycles}{halving}, over the "
+                f"{MAX_PIPELINE_BYTES // 1024} KB a Kubeflow cluster stores per workflow: lower "
+                "early_stopping.max_cycles" + (" or unset training.rung_steps" if rungs else "")
             )
         os.replace(partial, output)
     finally:
@@ -99,53 +114,91 @@ def compile_pipeline(config: RunConfig, output: Path) -> Path:
     return output
 
 
-def _cycle(
-    cycle: int,
-    max_cycles: int,
-    k: int,
-    settings: "_TaskSettings",
-    config_json: Any,
-    data: Any,
-    state: Any,
-    incumbent: Any,
-) -> None:
+def _cycle(cycle: int, max_cycles: int, settings: "_TaskSettings", io: "_CycleIO") -> None:
     """Add cycle ``cycle`` and, nested under its gate, the cycles after it."""
-    proposals = settings.propose_step(propose(config_json=config_json, state=state))
+    proposals = settings.propose_step(propose(config_json=io.config_json, state=io.state))
     proposals.set_display_name(f"cycle {cycle}: propose")
-    with dsl.ParallelFor(proposals.output, parallelism=k, name=f"trials-{cycle}") as proposal:
+    trials = _halved_trials if settings.halving else _trials
+    chosen = trials(cycle, settings, io, proposals.output)
+    settings.plain(chosen).set_display_name(f"cycle {cycle}: select")
+    after = io._replace(
+        state=chosen.outputs["new_state"], incumbent=chosen.outputs["new_incumbent"]
+    )
+    if cycle == max_cycles:  # early stopping's max_cycles has fired: export unconditionally
+        _export(settings, after, cycle)
+        return
+    gate = settings.plain(early_stop_gate(state=after.state))
+    gate.set_display_name(f"cycle {cycle}: continue?")
+    with dsl.If(gate.output == True, name=f"continue-{cycle}"):  # noqa: E712 (a KFP condition)
+        _cycle(cycle + 1, max_cycles, settings, after)
+    with dsl.Else(name=f"stop-{cycle}"):
+        _export(settings, after, cycle)
+
+
+def _trials(cycle: int, settings: "_TaskSettings", io: "_CycleIO", proposals: Any) -> Any:
+    """Train and evaluate the k proposals in a ParallelFor; the select task that follows."""
+    with dsl.ParallelFor(proposals, parallelism=settings.k, name=f"trials-{cycle}") as proposal:
         trained = train_trial(
-            config_json=config_json, data=data, start=incumbent, proposal=proposal
+            config_json=io.config_json, data=io.data, start=io.incumbent, proposal=proposal
         )
         settings.train(trained).set_display_name(f"cycle {cycle}: train")
         scored = evaluate(
-            config_json=config_json, data=data, checkpoint=trained.outputs["checkpoint"]
+            config_json=io.config_json, data=io.data, checkpoint=trained.outputs["checkpoint"]
         )
         settings.model_step(scored).set_display_name(f"cycle {cycle}: evaluate")
-    chosen = select(
-        config_json=config_json,
-        state=state,
-        incumbent=incumbent,
+    return select(
+        config_json=io.config_json,
+        state=io.state,
+        incumbent=io.incumbent,
         checkpoints=dsl.Collected(trained.outputs["checkpoint"]),
         records=dsl.Collected(scored.outputs["record"]),
     )
-    settings.plain(chosen).set_display_name(f"cycle {cycle}: select")
-    new_state, new_incumbent = chosen.outputs["new_state"], chosen.outputs["new_incumbent"]
-    if cycle == max_cycles:  # early stopping's max_cycles has fired: export unconditionally
-        _export(settings, config_json, new_state, new_incumbent, data, cycle)
-        return
-    gate = settings.plain(early_stop_gate(state=new_state))
-    gate.set_display_name(f"cycle {cycle}: continue?")
-    with dsl.If(gate.output == True, name=f"continue-{cycle}"):  # noqa: E712 (a KFP condition)
-        _cycle(cycle + 1, max_cycles, k, settings, config_json, data, new_state, new_incumbent)
-    with dsl.Else(name=f"stop-{cycle}"):
-        _export(settings, config_json, new_state, new_incumbent, data, cycle)
 
 
-def _export(
-    settings: "_TaskSettings", config_json: Any, state: Any, incumbent: Any, data: Any, cycle: int
-) -> None:
-    task = export(config_json=config_json, state=state, incumbent=incumbent, data=data)
+def _halved_trials(cycle: int, settings: "_TaskSettings", io: "_CycleIO", proposals: Any) -> Any:
+    """Successive halving: the k rungs in a ParallelFor, halve, the winner continues and is
+    evaluated; the select task that follows."""
+    with dsl.ParallelFor(proposals, parallelism=settings.k, name=f"rungs-{cycle}") as proposal:
+        rung = train_rung(
+            config_json=io.config_json, data=io.data, start=io.incumbent, proposal=proposal
+        )
+        settings.train(rung).set_display_name(f"cycle {cycle}: rung")
+    halving = halve(
+        config_json=io.config_json, state=io.state, results=dsl.Collected(rung.outputs["result"])
+    )
+    settings.plain(halving).set_display_name(f"cycle {cycle}: halve")
+    winner = continue_trial(
+        config_json=io.config_json,
+        data=io.data,
+        rungs=dsl.Collected(rung.outputs["rung"]),
+        winner=halving.outputs["Output"],
+    )
+    settings.train(winner).set_display_name(f"cycle {cycle}: continue")
+    scored = evaluate(
+        config_json=io.config_json, data=io.data, checkpoint=winner.outputs["checkpoint"]
+    )
+    settings.model_step(scored).set_display_name(f"cycle {cycle}: evaluate")
+    return select_halved(
+        config_json=io.config_json,
+        state=halving.outputs["new_state"],
+        incumbent=io.incumbent,
+        checkpoint=winner.outputs["checkpoint"],
+        record=scored.outputs["record"],
+    )
+
+
+def _export(settings: "_TaskSettings", io: "_CycleIO", cycle: int) -> None:
+    task = export(config_json=io.config_json, state=io.state, incumbent=io.incumbent, data=io.data)
     settings.export_step(task).set_display_name(f"export (after cycle {cycle})")
+
+
+class _CycleIO(NamedTuple):
+    """What every task of a cycle reads: the run config, the data, the state, the incumbent."""
+
+    config_json: Any
+    data: Any
+    state: Any
+    incumbent: Any
 
 
 class _TaskSettings:
@@ -158,6 +211,8 @@ class _TaskSettings:
 
     def __init__(self, config: RunConfig) -> None:
         self.kf = config.kubeflow
+        self.halving = runs_rungs(config)
+        self.k = config.training.trials_per_cycle
 
     def plain(self, task: dsl.PipelineTask, secrets: bool = False) -> dsl.PipelineTask:
         """Every task: caching as configured; Azure credentials where the task needs them."""

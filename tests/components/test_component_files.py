@@ -14,7 +14,8 @@ pytest.importorskip("kfp")
 from qtrain_kfp import components
 
 MAX_LINES = 40
-#: The components test_components.py calls through ``.python_func``; a new one needs a test there.
+#: The components test_components.py (and test_halving_components.py) call through
+#: ``.python_func``; a new one needs a test there.
 CALLED_IN_TESTS = {
     "preprocess",
     "propose",
@@ -24,6 +25,10 @@ CALLED_IN_TESTS = {
     "early_stop_gate",
     "export",
     "report_failure",
+    "train_rung",
+    "halve",
+    "continue_trial",
+    "select_halved",
 }
 
 

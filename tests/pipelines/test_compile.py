@@ -261,14 +261,60 @@ def test_the_dag_shape_is_passed_to_preprocess(tmp_path: Path) -> None:
     prep = next(t for n, (_, t) in tasks(spec).items() if n == "preprocess")
     constants = {k: v["runtimeValue"]["constant"] for k, v in prep["inputs"]["parameters"].items()
                  if "runtimeValue" in v}  # fmt: skip
-    assert constants == {"compiled_cycles": 2, "compiled_trials": 2}
+    assert constants == {"compiled_cycles": 2, "compiled_trials": 2, "compiled_halving": False}
 
 
-def test_successive_halving_is_refused_by_the_pipeline_for_now(tmp_path: Path) -> None:
-    config = load_config(None, ["training.rung_steps=20"])
-    with pytest.raises(QtrainError, match=r"training\.rung_steps .* runs in-process only"):
-        compile_pipeline(config, tmp_path / "p.yaml")
-    assert not (tmp_path / "p.yaml").exists()
+@pytest.mark.parametrize("cycles", [1, 3])
+def test_successive_halving_compiles_rungs_halve_and_continue(tmp_path: Path, cycles: int) -> None:
+    spec, _, config = compiled(
+        tmp_path, f"early_stopping.max_cycles={cycles}", "training.rung_steps=20",
+        "training.trials_per_cycle=3", "kubeflow.train_retries=2",
+    )  # fmt: skip
+    k = config.training.trials_per_cycle
+    rungs, found = of_kind(spec, "train-rung"), tasks(spec)
+    for kind in ("propose", "train-rung", "halve", "continue-trial", "evaluate", "select-halved"):
+        assert len(of_kind(spec, kind)) == cycles, kind
+    for kind in ("train-trial", "select"):  # the full-length trials' tasks are not there
+        assert of_kind(spec, kind) == {}, kind
+    assert len(of_kind(spec, "early-stop-gate")) == cycles - 1
+    assert len(of_kind(spec, "export")) == cycles
+    for holder, _ in rungs.values():  # the rungs: a ParallelFor over the proposals, k at a time
+        loop = next(t for h, t in found.values() if t["componentRef"]["name"] == holder)
+        assert loop["taskInfo"]["name"].startswith("rungs-")
+        assert loop["iteratorPolicy"]["parallelismLimit"] == k
+    outside = {n: h for n, (h, _) in found.items() if not h.startswith("comp-for-loop")}
+    for kind in ("halve", "continue-trial", "evaluate", "select-halved"):  # one per cycle
+        assert set(of_kind(spec, kind)) <= set(outside), kind
+    # the chain: rungs -> halve -> continue (the winner, from every rung's state) -> evaluate
+    for name, (_, task) in of_kind(spec, "continue-trial").items():
+        inputs = task["inputs"]
+        assert inputs["parameters"]["winner"]["taskOutputParameter"]["producerTask"].startswith(
+            "halve"
+        )
+        assert inputs["artifacts"]["rungs"]["taskOutputArtifact"]["outputArtifactKey"] == (
+            "pipelinechannel--train-rung" + name.removeprefix("continue-trial") + "-rung"
+        )
+        assert task["retryPolicy"]["maxRetryCount"] == 2
+    for _, task in of_kind(spec, "select-halved").values():
+        state = task["inputs"]["artifacts"]["state"]["taskOutputArtifact"]
+        assert state["producerTask"].startswith("halve") and state["outputArtifactKey"] == (
+            "new_state"
+        )
+    prep = next(t for n, (_, t) in found.items() if n == "preprocess")
+    assert prep["inputs"]["parameters"]["compiled_halving"]["runtimeValue"]["constant"] is True
+    images = {n: e["container"]["image"] for n, e in spec["deploymentSpec"]["executors"].items()}
+    for name, image in images.items():
+        gpu_step = name.startswith(("exec-train-rung", "exec-continue-trial", *MODEL_STEPS))
+        assert image == (train_image() if gpu_step else base_image()), name
+    assert "successive halving after 20-step rungs" in spec["pipelineInfo"]["description"]
+
+
+def test_an_oversized_halving_pipeline_names_the_rungs(tmp_path: Path) -> None:
+    target = tmp_path / "p.yaml"
+    config = load_config(None, ["early_stopping.max_cycles=8", "training.rung_steps=20"])
+    with pytest.raises(QtrainError, match=r"with successive halving .* unset training.rung_steps"):
+        compile_pipeline(config, target)
+    assert not target.exists()
 
 
 def test_the_default_lineage_is_refused_by_the_pipeline_for_now(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from qtrain.cycle.opening import open_run
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
 from qtrain.rundir import StateFolder, TrialFolder, new_run_id, write_json_atomic
-from qtrain.steps.state import check_pipeline_runs, init_state, parse_config_json
+from qtrain.steps.state import check_pipeline_runs, init_state, parse_config_json, runs_rungs
 
 
 def preprocess(
@@ -24,10 +24,10 @@ def preprocess(
     """Prepare the data into ``data_dir`` and start the run state in ``state_dir``.
 
     ``base_dir`` receives the starting "checkpoint" of cycle 1: a marker for the base model.
-    ``compiled_shape`` (max_cycles, trials_per_cycle) is what the DAG was compiled for; a
-    config asking for another shape is refused. Bad rows fail here, before the model loads;
-    so does a run directory that already exists on the runs volume. Returns the
-    preprocessing report.
+    ``compiled_shape`` (max_cycles, trials_per_cycle, successive_halving) is what the DAG was
+    compiled for; a config asking for another shape is refused. Bad rows fail here, before
+    the model loads; so does a run directory that already exists on the runs volume. Returns
+    the preprocessing report.
     """
     from qtrain.data import validate_data
 
@@ -53,11 +53,13 @@ def preprocess(
 
 
 def _check_shape(config: RunConfig, shape: dict[str, int]) -> None:
-    """The unrolled DAG fixes max_cycles and k: ``config_json`` must agree with it."""
+    """The unrolled DAG fixes max_cycles, k and whether cycles run rungs: ``config_json``
+    must agree with it."""
     check_pipeline_runs(config)
     actual = {
         "max_cycles": config.early_stopping.max_cycles,
         "trials_per_cycle": config.training.trials_per_cycle,
+        "successive_halving": runs_rungs(config),
     }
     for key, compiled in shape.items():
         if actual[key] != compiled:

@@ -30,23 +30,28 @@ def select(
     """
     config = parse_config_json(config_json)
     recorded = sorted(((read_record(d), d) for d in record_dirs), key=lambda rd: rd[0].trial)
-    records = [record for record, _ in recorded]
     before = restore_engine(config, state_dir)
     cycle = before.cycle + 1
-    steps = config.training.steps_per_cycle
-    if not records or {r.cycle for r in records} != {cycle}:
-        got = sorted({r.cycle for r in records})
-        raise QtrainError(f"select expected the trials of cycle {cycle}, got cycles {got}")
-    plan = CyclePlan.of_records(records, steps)
+    # An open cycle (the halve step's) is started and holds its halved trials: these finish it.
+    opened = {r.trial for r in before.pending}
+    records = sorted([*before.pending, *(r for r, _ in recorded)], key=lambda r: r.trial)
+    new = {r.trial for r, _ in recorded}
+    if not new or new & opened or {r.cycle for r in records} != {cycle}:
+        got = sorted({(r.cycle, r.trial) for r in records})
+        raise QtrainError(f"select expected the trials of cycle {cycle}, got {got}")
+    plan = CyclePlan.of_records(records, config.training.steps_per_cycle)
     # Checked before anything is written, so the state stays valid: a cycle of failures.
     before.cycle_best(records)
     StateFolder(state_dir).copy_to(state_out)
     engine = restore_engine(config, state_out, record=True)
-    engine.open_cycle()
-    engine.announce(plan)
+    if not opened:
+        engine.open_cycle()
+        engine.announce(plan)
     for trial, record in zip(plan.trials, records, strict=True):
-        engine.trial_started(trial)
-        engine.trial_finished(record)
+        if not opened:
+            engine.trial_started(trial)
+        if record.trial not in opened:
+            engine.trial_finished(record)
     result = engine.conclude(plan, records)
     engine.events.close()
     if result.incumbent is None:

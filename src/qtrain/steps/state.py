@@ -20,6 +20,7 @@ __all__ = [
     "parse_config_json",
     "read_state",
     "restore_engine",
+    "runs_rungs",
     "write_state",
 ]
 
@@ -37,16 +38,19 @@ def parse_config_json(config_json: str) -> RunConfig:
 
 def check_pipeline_runs(config: RunConfig) -> None:
     """Refuse, as one line, a config that sets a key only the in-process runner runs yet."""
-    in_process_only = (
-        ("training.rung_steps (successive halving)", config.training.rung_steps is not None),
-        ("quantum.default_lineage", config.quantum.default_lineage),
-    )
+    in_process_only = (("quantum.default_lineage", config.quantum.default_lineage),)
     for key, is_set in in_process_only:
         if is_set:
             raise QtrainError(
                 f"{key} runs in-process only in this version: unset it to run the config "
                 "as a pipeline"
             )
+
+
+def runs_rungs(config: RunConfig) -> bool:
+    """Whether the config's cycles run successive halving (``training.rung_steps``, k >= 2):
+    the pipeline then trains rungs, halves, and continues the winner."""
+    return bool(config.training.rung_steps) and config.training.trials_per_cycle > 1
 
 
 def write_state(folder: Path, state: RunState) -> None:
@@ -79,7 +83,9 @@ def restore_engine(config: RunConfig, folder: Path, record: bool = False) -> Cyc
     """The cycle engine as the run left it in state folder ``folder`` (no model, no data).
 
     With ``record``, later events and trials are appended to the folder's files (a step
-    writes only into its own output folder, a copy of its input).
+    writes only into its own output folder, a copy of its input). Trials recorded after the
+    state's last concluded cycle (the halve step's halved ones) are the open cycle's
+    :attr:`CycleEngine.pending` trials.
     """
     files = StateFolder(folder)
     state = read_state(folder)
@@ -87,4 +93,4 @@ def restore_engine(config: RunConfig, folder: Path, record: bool = False) -> Cyc
     if not record:
         history.path = None
     events = EventLog(files.events_file if record else None)
-    return CycleEngine(config, state.baseline, history, events=events)
+    return CycleEngine(config, state.baseline, history, concluded=state.cycle, events=events)

@@ -35,7 +35,7 @@ def train_trial(
     config = parse_config_json(config_json)
     trial = TrialPlan.from_dict(proposal)
     start, out = TrialFolder(start_dir), TrialFolder(checkpoint_dir)
-    _check_start(start, trial.start_checkpoint)
+    check_start(start, trial.start_checkpoint)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out.proposal_file, trial.to_dict())
     data = load_prepared(data_dir)
@@ -90,10 +90,20 @@ def evaluate_trial(
                 metrics=result.metrics,
                 train=info["train"],
                 proposal=trial.metadata,
+                rung=_rung_metrics(trained),
             )
             write_trial_results(record_dir, result, record.train)
     write_json_atomic(results.record_file, record.to_dict())
     return record.metrics
+
+
+def _rung_metrics(trained: TrialFolder) -> dict[str, float]:
+    """A continued rung's ``steps`` and ``eval_loss`` (``TrialRecord.rung``); {} for no rung."""
+    from qtrain.training.trial import RungResult
+
+    if not trained.rung_file.is_file():
+        return {}
+    return RungResult.from_dict(read_json(trained.rung_file), trained.root).metrics
 
 
 def read_record(record_dir: Path) -> TrialRecord:
@@ -101,7 +111,7 @@ def read_record(record_dir: Path) -> TrialRecord:
     return TrialRecord(**read_json(TrialFolder(record_dir).record_file))
 
 
-def _check_start(start: TrialFolder, expected: str | None) -> None:
+def check_start(start: TrialFolder, expected: str | None) -> None:
     """The start folder must be the checkpoint the proposal was made for."""
     if expected is None:
         if not start.base_marker.is_file() and not start.has_weights():
