@@ -21,16 +21,19 @@ from typing import TYPE_CHECKING
 
 from qtrain.config.schema import RunConfig
 from qtrain.cycle.early_stopping import EarlyStopping, StopDecision
-from qtrain.cycle.lineage import LINEAGE_SOURCE, default_params, lineage_trial, next_head
+from qtrain.cycle.lineage import default_params, lineage_trial, next_head
 from qtrain.cycle.objective import cycle_context, trial_objective
 from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, fix_run_scoped
+from qtrain.cycle.replay import replay
 from qtrain.cycle.selection import IncumbentSelector
 from qtrain.cycle.state import RunState
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
 from qtrain.history import History, TrialRecord
 from qtrain.hpo import make_proposer, proposer_name
+from qtrain.hpo.loop_proposer import OptimizerProposer
 from qtrain.hpo.proposer import Proposal, Proposer
+from qtrain.hpo.space import SearchSpace
 
 if TYPE_CHECKING:
     from qtrain.checkpoints.store import CheckpointStore
@@ -40,18 +43,15 @@ class CycleEngine:
     """The loop's decisions for one run, restored from its recorded history.
 
     Args:
-        config: The run's config.
-        baseline: The base model's metrics (what cycle 1's trials are measured against).
-        history: The trials recorded so far; their cycles are replayed (incumbent, early
-            stopping, proposals to reuse) without events or store changes. Later trials are
-            added to it (and to its file, if it has one).
-        concluded: How many of the recorded cycles were concluded (default: all of them);
-            the trials of the cycle after those are the open cycle's :attr:`pending` trials.
-        events: Where events go (default: nowhere).
-        store: The checkpoint store whose pointers and retention the engine manages
-            (default: none, e.g. a pipeline step that only decides).
-        proposer: The proposer to ask (default: the one ``quantum.solver_type`` names,
-            built on the first :meth:`plan`, so only a planning step needs its credentials).
+        config: The run's config; ``baseline``: the base model's metrics.
+        history: The trials so far; their cycles are replayed (incumbent, early stopping,
+            proposals to reuse) silently. Later trials are added to it (and its file).
+        concluded: How many recorded cycles were concluded (default: all); the next one's
+            trials are the open cycle's :attr:`pending` trials.
+        events: Where events go; ``store``: the checkpoint store whose pointers and
+            retention it manages (none: a pipeline step that only decides).
+        proposer: Default: the one ``quantum.solver_type`` names, built on the first
+            :meth:`plan` (only a planning step needs its credentials).
     """
 
     def __init__(
@@ -82,8 +82,7 @@ class CycleEngine:
         self._defaults = default_params(config) if config.quantum.default_lineage else None
         self._proposer = proposer
         self._last_proposals: list[Proposal] = []
-        self.pending: list[TrialRecord] = []
-        self._replay(self.history.records, concluded)
+        self.pending, self._last_proposals = replay(self, self.history.records, concluded)
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -217,6 +216,16 @@ class CycleEngine:
         )
         return winner
 
+    def reconfigure(self, config: RunConfig) -> None:
+        """Take changed settings (``qtrain set``): early stopping's limits, the steps of the
+        next cycles, and the search space's defaults (the lineage's and the proposer's)."""
+        self.config = config
+        self.early_stopping.max_cycles = config.early_stopping.max_cycles
+        self.early_stopping.patience = config.early_stopping.patience
+        self._defaults = default_params(config) if config.quantum.default_lineage else None
+        if isinstance(self._proposer, OptimizerProposer):
+            self._proposer.use_space(SearchSpace.from_config(config.search_space))
+
     def cycle_best(self, trials: list[TrialRecord]) -> TrialRecord:
         """The best completed trial of a cycle; a cycle whose every trial failed is an error."""
         best = self.selector.best(trials)
@@ -232,7 +241,7 @@ class CycleEngine:
         The trials must already be recorded (:meth:`trial_finished`). Moves the store's
         pointers, applies retention and emits ``selection``, ``retention`` and ``cycle_end``.
         """
-        cycle_best, improved, decision = self._decide(plan.cycle, trials)
+        cycle_best, improved, decision = self.decide(plan.cycle, trials)
         self.pending = []
         store = self.store
         if store is not None and improved:
@@ -260,10 +269,11 @@ class CycleEngine:
         return CycleResult(plan.cycle, trials, incumbent, decision, plan.proposals)
 
     # -- internals -----------------------------------------------------------------------
-    def _decide(
+    def decide(
         self, cycle: int, trials: list[TrialRecord]
     ) -> tuple[TrialRecord, bool, StopDecision]:
-        """The cycle's best trial, whether it is the new incumbent, and the stop decision."""
+        """Make cycle ``cycle``'s decision from its trials, without events or store changes:
+        its best trial, whether that is the new incumbent, and the stop decision."""
         if cycle != self.cycle + 1:
             raise QtrainError(f"cycle {cycle} cannot follow cycle {self.cycle}")
         cycle_best = self.cycle_best(trials)
@@ -275,25 +285,3 @@ class CycleEngine:
             self.lineage = next_head(trials, self.lineage, self._defaults)
         self.cycle = cycle
         return cycle_best, improved, self.decision
-
-    def _replay(self, records: list[TrialRecord], concluded: int | None) -> None:
-        """Re-make the recorded cycles' decisions, without events or store changes."""
-        cycles = sorted({r.cycle for r in records})
-        last = cycles[-1] if cycles else 0
-        concluded = last if concluded is None else concluded
-        if not 0 <= last - concluded <= 1:
-            raise QtrainError(
-                f"history records cycle {last} but cycle {concluded} is the last concluded: "
-                "cannot restore the run"
-            )
-        for cycle in cycles:
-            if cycle != self.cycle + 1:
-                raise QtrainError(f"history skips cycle {self.cycle + 1}: cannot replay it")
-            trials = sorted((r for r in records if r.cycle == cycle), key=lambda r: r.trial)
-            if cycle > concluded:  # the open cycle: its finished trials wait for the rest
-                self.pending = trials
-                break
-            if (cycle - 1) % self.config.quantum.optimization_frequency == 0:
-                asked = [r for r in trials if r.proposal.get("source") != LINEAGE_SOURCE]
-                self._last_proposals = [Proposal(dict(r.params), dict(r.proposal)) for r in asked]
-            self._decide(cycle, trials)

@@ -106,6 +106,13 @@ class AskTellOptimizer(abc.ABC):
         """The context bits the next proposals will run in (see :meth:`tell`)."""
         self._next_context = None if context is None else tuple(int(c) for c in context)
 
+    def redefault(self, space: SearchSpace) -> None:
+        """Use ``space``'s defaults from now on (same parameters and levels: ``qtrain set``)."""
+        if [(p.name, p.values) for p in space] != [(p.name, p.values) for p in self.space]:
+            raise ValueError("redefault needs the same parameters and levels")
+        self.space = space
+        self._active = space.restrict(self._fixed)
+
     def recenter(self, params: Mapping[str, Any] | None) -> None:
         """Make local moves around ``params`` (the incumbent's configuration; None: the
         defaults). Only optimizers with a trust region use it."""

@@ -50,6 +50,11 @@ class OptimizerProposer:
         self.incumbent = incumbent
         self._told: set[tuple[int, int]] = set()
 
+    def use_space(self, space: SearchSpace) -> None:
+        """The same space with other defaults (``qtrain set search_space.<name>.default``)."""
+        self.optimizer.redefault(space)
+        self.space = space
+
     def propose(self, n: int, history: list[TrialRecord], cycle: int) -> list[Proposal]:
         """Tell the optimizer every new finished trial, then ask it for ``n`` proposals."""
         for record in history:
