@@ -265,3 +265,12 @@ def json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return str(value)
+
+
+# -- the control plane (qtrain.control.folder.ControlFolder) ------------------------------------
+CONTROL_DIR = "control"
+SUSPENDED_DIR = "suspended"
+COMMANDS_FILE = "commands.jsonl"
+STATUS_FILE = "status.json"
+LOCK_FILE = "lock.json"
+SUSPENDED_FILE = "suspended.json"

@@ -186,6 +186,11 @@ class LocalCheckpointStore:
         payload = {"pointer": pointer, "name": name, "updated_at": datetime.now(UTC).isoformat()}
         write_atomic(self._pointers / f"{pointer}.json", (json.dumps(payload) + "\n").encode())
 
+    def delete_pointer(self, pointer: str) -> None:
+        """Remove ``pointer`` (nothing happens if it was never set)."""
+        check_pointer(pointer)
+        (self._pointers / f"{pointer}.json").unlink(missing_ok=True)
+
     def get_pointer(self, pointer: str) -> str | None:
         """The checkpoint ``pointer`` names, or ``None`` if it was never set."""
         check_pointer(pointer)

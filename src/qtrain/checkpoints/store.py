@@ -151,6 +151,10 @@ class CheckpointStore(Protocol):
         """The checkpoint name ``pointer`` points at, or ``None`` if it was never set."""
         ...
 
+    def delete_pointer(self, pointer: str) -> None:
+        """Remove ``pointer`` (nothing happens if it was never set)."""
+        ...
+
     # Last in the class body: for type checkers, a method named ``list`` shadows the builtin
     # in the annotations of the methods after it.
     def list(self) -> list[CheckpointInfo]:

@@ -1,0 +1,191 @@
+"""The runner's side of the control plane: read commands at safe points, act, acknowledge.
+
+The runner calls :meth:`RunController.check` after every optimizer step (``"step"``), after
+every trial (``"trial"``) and between cycles (``"cycle"``). Each command is acknowledged
+by a ``control`` event: ``accepted`` when read, ``rejected`` with the reason, ``done`` when
+it took effect; every change of state is a ``state`` event and a new ``status.json``.
+
+- ``pause`` (``after``: ``trial``, ``cycle`` or ``now``) holds the run at the next such
+  point; ``now`` saves the running trial's full trainer state first (the runner does that
+  when :meth:`check` at a step says ``"suspend"``). ``resume`` continues a held run.
+- ``stop`` ends the run gracefully at the next step (the trial is saved mid-way and the run
+  stays resumable); ``abort`` ends it at once (resumable from the last committed trial).
+- ``set`` changes whitelisted settings from the next cycle (:mod:`qtrain.control.settings`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from qtrain.control.channel import BadLine, Command, ControlChannel
+from qtrain.control.folder import ControlFolder
+from qtrain.control.status import RunStatus, write_status
+from qtrain.events import EventLog
+
+Point = Literal["step", "trial", "cycle"]
+#: Validates ``set`` arguments ({key: value}); returns them parsed or raises ValueError.
+Validator = Callable[[dict[str, Any]], dict[str, Any]]
+HOLD_POLL_S = 0.2
+STATUS_EVERY_S = 1.0
+
+
+class StopRequested(BaseException):  # control flow, like KeyboardInterrupt
+    """The run was asked to end: ``mode`` ``stop`` (graceful) or ``abort``."""
+
+    def __init__(self, mode: str, reason: str, exit_code: int = 0) -> None:
+        super().__init__(reason)
+        self.mode = mode
+        self.reason = reason
+        self.exit_code = exit_code
+
+
+class RunController:
+    """Reads a run's command channel and keeps its status; one per running process."""
+
+    def __init__(
+        self,
+        folder: ControlFolder,
+        events: EventLog,
+        status: RunStatus,
+        validate: Validator | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.folder = folder
+        self.events = events
+        self.channel = ControlChannel(folder.commands)
+        self.channel.skip_existing()  # commands sent to an earlier process are history
+        self.status = status
+        self.validate = validate
+        self.sleep = sleep
+        self.pause_after: str | None = None
+        self._pause_id: str | None = None
+        self._resume_id: str | None = None
+        self._holding = False
+        self.stop_mode: str | None = None
+        self._stop: tuple[str, str, int] | None = None
+        self.settings: dict[str, Any] = {}
+        self._set_ids: list[str] = []
+        self._written = 0.0
+        self.checks = 0
+        self.check_seconds = 0.0
+        write_status(folder, status)
+        events.emit("state", state=status.state, reason=status.reason)
+
+    # -- state -------------------------------------------------------------------------
+    def set_state(self, state: str, reason: str | None = None, **progress: Any) -> None:
+        """Record a new state (``status.json`` and a ``state`` event)."""
+        changed = state != self.status.state or reason != self.status.reason
+        self.status = self.status.but(state=state, reason=reason, **progress)
+        write_status(self.folder, self.status)
+        self._written = time.monotonic()
+        if changed:
+            self.events.emit("state", state=state, reason=reason)
+
+    def progress(self, **fields: Any) -> None:
+        """Update the progress (cycle, trial, step, ...); written at most once a second."""
+        self.status = self.status.but(**fields)
+        if time.monotonic() - self._written >= STATUS_EVERY_S or "step" not in fields:
+            write_status(self.folder, self.status)
+            self._written = time.monotonic()
+
+    def request_stop(self, mode: str, reason: str, exit_code: int = 0) -> None:
+        """Ask the run to stop (from a signal handler: no file, no event here)."""
+        if self._stop is None or mode == "abort":
+            self._stop = (mode, reason, exit_code)
+
+    # -- safe points -------------------------------------------------------------------
+    def check(self, point: Point) -> str:
+        """Read new commands and act at a safe point.
+
+        At a ``step`` it returns ``"suspend"`` when the running trial must be saved mid-way
+        (pause ``now``, graceful stop) and ``"continue"`` otherwise; an abort raises
+        :class:`StopRequested`. At a ``trial`` or ``cycle`` boundary a stop raises and a
+        pause that applies holds until ``resume``.
+        """
+        start = time.perf_counter()
+        self.poll()
+        self.checks += 1
+        self.check_seconds += time.perf_counter() - start
+        if self._stop is not None and self._stop[0] == "abort":
+            raise StopRequested(*self._stop)
+        if point == "step":
+            return "suspend" if self._stop is not None or self.pause_after == "now" else "continue"
+        if self._stop is not None:
+            raise StopRequested(*self._stop)
+        if self.pause_after in ("now", "trial") or (self.pause_after == "cycle" == point):
+            self.hold()
+        return "continue"
+
+    def hold(self) -> None:
+        """Hold (state ``paused``) until ``resume``; a stop while held raises."""
+        self.set_state("paused", reason=f"paused after {self.pause_after}")
+        self._ack(self._pause_id, "pause", "done")
+        self._holding = True
+        try:
+            while self.pause_after is not None:
+                self.sleep(HOLD_POLL_S)
+                self.poll()
+                if self._stop is not None:
+                    raise StopRequested(*self._stop)
+        finally:
+            self._holding = False
+        self.set_state("running")
+        self._ack(self._resume_id, "resume", "done")
+
+    def take_settings(self) -> dict[str, Any]:
+        """The settings sent with ``set`` since the last call (applied from the next cycle)."""
+        settings, self.settings = self.settings, {}
+        for command_id in self._set_ids:
+            self._ack(command_id, "set", "done", args=settings)
+        self._set_ids = []
+        return settings
+
+    # -- commands ----------------------------------------------------------------------
+    def poll(self) -> None:
+        """Read and acknowledge the commands sent since the last poll."""
+        for item in self.channel.receive():
+            if isinstance(item, BadLine):
+                self._ack(None, "?", "rejected", reason=item.reason)
+                continue
+            reason = self._handle(item)
+            self._ack(item.id, item.command, "rejected" if reason else "accepted", reason=reason)
+            if reason is None and item.command == "resume" and not self._holding:
+                self._ack(item.id, "resume", "done")  # a pause not yet reached: cancelled
+
+    def _handle(self, command: Command) -> str | None:
+        """Apply one command; returns why it was rejected (None: accepted)."""
+        args = command.args
+        if command.command == "pause":
+            after = str(args.get("after", "trial"))
+            if after not in ("trial", "cycle", "now"):
+                return f"pause after {after!r}: use trial, cycle or now"
+            if self.status.state == "paused":
+                return "the run is already paused"
+            self.pause_after, self._pause_id = after, command.id
+            self.set_state("pausing", reason=f"pause after {after} requested by {command.who}")
+            return None
+        if command.command == "resume":
+            if self.pause_after is None:
+                return f"the run is {self.status.state}, not paused"
+            self.pause_after, self._resume_id = None, command.id
+            return None
+        if command.command == "stop":
+            mode = "abort" if args.get("abort") else "stop"
+            self.request_stop(mode, f"{mode} requested by {command.who}")
+            self.set_state("stopping", reason=f"{mode} requested by {command.who}")
+            return None
+        if self.validate is None:
+            return "this run takes no settings"
+        try:
+            self.settings.update(self.validate(dict(args)))
+        except ValueError as exc:
+            return str(exc)
+        self._set_ids.append(command.id)
+        return None
+
+    def _ack(self, command_id: str | None, command: str, outcome: str, **fields: Any) -> None:
+        if command_id is None and outcome == "done":
+            return
+        self.events.emit("control", id=command_id, command=command, outcome=outcome, **fields)

@@ -1,0 +1,136 @@
+"""The runner's control: commands read at safe points, acted on, and acknowledged."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qtrain.config import load_config
+from qtrain.control.channel import ControlChannel
+from qtrain.control.controller import RunController, StopRequested
+from qtrain.control.folder import ControlFolder
+from qtrain.control.settings import apply_settings
+from qtrain.control.status import RunStatus, read_status
+from qtrain.events import EventLog, read_events
+
+
+def _controller(tmp_path: Path, **kwargs: Any) -> tuple[RunController, ControlChannel]:
+    folder = ControlFolder.of(tmp_path)
+    events = EventLog(tmp_path / "events.jsonl")
+    controller = RunController(folder, events, RunStatus("running", run_id="r"), **kwargs)
+    return controller, ControlChannel(folder.commands)
+
+
+def _acks(tmp_path: Path) -> list[tuple[str, str]]:
+    events = read_events(tmp_path / "events.jsonl")
+    return [(e["command"], e["outcome"]) for e in events if e["type"] == "control"]
+
+
+def _states(tmp_path: Path) -> list[str]:
+    return [e["state"] for e in read_events(tmp_path / "events.jsonl") if e["type"] == "state"]
+
+
+def test_pause_after_trial_holds_until_resume(tmp_path: Path) -> None:
+    controller, channel = _controller(tmp_path)
+    channel.send("pause", after="trial")
+    assert controller.check("step") == "continue"
+    assert read_status(ControlFolder.of(tmp_path)).state == "pausing"  # type: ignore[union-attr]
+    timer = threading.Timer(0.5, lambda: channel.send("resume"))
+    timer.start()
+    start = time.monotonic()
+    controller.check("trial")  # holds here
+    assert time.monotonic() - start >= 0.4
+    assert _states(tmp_path) == ["running", "pausing", "paused", "running"]
+    assert _acks(tmp_path) == [
+        ("pause", "accepted"), ("pause", "done"), ("resume", "accepted"), ("resume", "done"),
+    ]  # fmt: skip
+
+
+def test_pause_after_cycle_does_not_hold_at_a_trial(tmp_path: Path) -> None:
+    controller, channel = _controller(tmp_path)
+    channel.send("pause", after="cycle")
+    assert controller.check("trial") == "continue"
+    threading.Timer(0.3, lambda: channel.send("resume")).start()
+    controller.check("cycle")
+    assert "paused" in _states(tmp_path)
+
+
+def test_pause_now_suspends_at_the_next_step(tmp_path: Path) -> None:
+    controller, channel = _controller(tmp_path)
+    channel.send("pause", after="now")
+    assert controller.check("step") == "suspend"
+
+
+def test_stop_is_graceful_and_abort_is_at_once(tmp_path: Path) -> None:
+    controller, channel = _controller(tmp_path)
+    channel.send("stop")
+    assert controller.check("step") == "suspend"
+    with pytest.raises(StopRequested) as stop:
+        controller.check("trial")
+    assert stop.value.mode == "stop" and stop.value.exit_code == 0
+    channel.send("stop", abort=True)
+    with pytest.raises(StopRequested) as abort:
+        controller.check("step")
+    assert abort.value.mode == "abort"
+
+
+def test_stop_while_paused_ends_the_hold(tmp_path: Path) -> None:
+    controller, channel = _controller(tmp_path)
+    channel.send("pause", after="trial")
+    threading.Timer(0.3, lambda: channel.send("stop")).start()
+    with pytest.raises(StopRequested):
+        controller.check("trial")
+    assert _states(tmp_path)[-1] == "stopping"
+
+
+def test_signals_request_a_stop_without_the_channel(tmp_path: Path) -> None:
+    controller, _ = _controller(tmp_path)
+    controller.request_stop("stop", "SIGTERM", exit_code=143)
+    assert controller.check("step") == "suspend"
+    with pytest.raises(StopRequested) as stop:
+        controller.check("cycle")
+    assert stop.value.exit_code == 143 and stop.value.reason == "SIGTERM"
+
+
+def test_bad_commands_are_rejected_and_the_run_goes_on(tmp_path: Path) -> None:
+    controller, channel = _controller(tmp_path)
+    channel.send("resume")
+    channel.send("pause", after="lunch")
+    with channel.path.open("a", encoding="utf-8") as handle:
+        handle.write("garbage\n")
+    assert controller.check("trial") == "continue"
+    events = [e for e in read_events(tmp_path / "events.jsonl") if e["type"] == "control"]
+    assert [e["outcome"] for e in events] == ["rejected"] * 3
+    assert "not paused" in events[0]["reason"] and "use trial, cycle or now" in events[1]["reason"]
+    assert "no command" in events[2]["reason"]
+
+
+def test_set_is_validated_then_taken_at_the_next_cycle(tmp_path: Path) -> None:
+    config = load_config("configs/tiny.yaml")
+
+    def validate(args: dict[str, Any]) -> dict[str, Any]:
+        apply_settings(config, args)
+        return args
+
+    controller, channel = _controller(tmp_path, validate=validate)
+    channel.send("set", **{"early_stopping.max_cycles": "9"})
+    channel.send("set", **{"training.learning_rate": "1"})
+    controller.check("trial")
+    assert _acks(tmp_path) == [("set", "accepted"), ("set", "rejected")]
+    assert controller.take_settings() == {"early_stopping.max_cycles": "9"}
+    assert _acks(tmp_path)[-1] == ("set", "done") and controller.take_settings() == {}
+
+
+def test_progress_is_written_at_most_once_a_second(tmp_path: Path) -> None:
+    controller, _ = _controller(tmp_path)
+    folder = ControlFolder.of(tmp_path)
+    controller.progress(cycle=1, trial=0)
+    controller.progress(step=1)
+    assert read_status(folder).step is None  # type: ignore[union-attr]
+    controller.progress(trial=1)
+    status = read_status(folder)
+    assert status is not None and status.step == 1 and status.trial == 1

@@ -1,0 +1,55 @@
+"""One writer per run: a live owner refuses a second, a dead one's lock is taken over."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qtrain.control.lock import LockOwner, RunBusyError, RunLock, read_owner
+
+
+def test_second_writer_is_refused_while_the_first_lives(tmp_path: Path) -> None:
+    first = RunLock(tmp_path / "lock.json", run="run r1", heartbeat_s=0.05)
+    first.acquire()
+    try:
+        with pytest.raises(RunBusyError, match=f"run r1 is being run by process {os.getpid()}"):
+            RunLock(tmp_path / "lock.json", run="run r1").acquire()
+        before = read_owner(tmp_path / "lock.json")
+        time.sleep(0.3)
+        after = read_owner(tmp_path / "lock.json")
+        assert before and after and after.heartbeat > before.heartbeat  # the heartbeat beats
+    finally:
+        first.release()
+    assert not (tmp_path / "lock.json").exists()
+
+
+def test_a_dead_owners_lock_is_stale_and_taken_over(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(dead.stdout)
+    now = time.time()
+    owner = {"pid": pid, "host": socket.gethostname(), "started": now, "heartbeat": now}
+    (tmp_path / "lock.json").write_text(json.dumps(owner), "utf-8")
+    assert not LockOwner(**owner).alive()
+    lock = RunLock(tmp_path / "lock.json")
+    lock.acquire()
+    assert read_owner(tmp_path / "lock.json").pid == os.getpid()  # type: ignore[union-attr]
+    lock.release()
+
+
+def test_stale_heartbeat_and_unreadable_lock(tmp_path: Path) -> None:
+    old = time.time() - 3600
+    assert not LockOwner(os.getpid(), "elsewhere", old, old).alive()
+    assert LockOwner(1, "elsewhere", time.time(), time.time()).alive()  # another host: trust it
+    (tmp_path / "lock.json").write_text("{torn", "utf-8")
+    assert read_owner(tmp_path / "lock.json") is None
+    lock = RunLock(tmp_path / "lock.json")
+    lock.acquire()
+    lock.release()
