@@ -7,12 +7,17 @@ the prepared data, the run directory and the trainer callbacks.
 
 from __future__ import annotations
 
-import shutil
 import time
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qtrain.agent import control_hooks as hooks
+from qtrain.agent.run_settings import apply_settings, check_settings
 from qtrain.config.schema import RunConfig
-from qtrain.cycle import CycleEngine, CyclePlan, CycleResult, IncumbentSelector, TrialPlan
+from qtrain.control import RunController, RunLock, RunStatus, StopRequested
+from qtrain.control.folder import ControlFolder
+from qtrain.cycle import CycleEngine, CycleResult, IncumbentSelector, TrialPlan
 from qtrain.cycle.closing import RunOutcome, export_incumbent, finish_run
 from qtrain.cycle.opening import open_run
 from qtrain.errors import QtrainError, one_line
@@ -33,8 +38,11 @@ __all__ = ["CycleResult", "QuantumTrainingAgent"]
 class QuantumTrainingAgent:
     """Runs the quantum-guided fine-tuning loop for one :class:`RunConfig` in this process.
 
-    ``initialize_training()`` loads data and model and creates the run directory;
-    ``train_step()`` runs one cycle; ``run()`` loops until early stopping and exports.
+    ``initialize_training()`` loads data and model and creates the run directory (with
+    ``resume``: takes over that existing one, see :mod:`qtrain.agent.run_resume`);
+    ``train_step()`` runs one cycle; ``run()`` loops until early stopping and exports. The
+    run is controlled through its control folder (:mod:`qtrain.control`): one writer,
+    commands read after every optimizer step, trial and cycle.
     """
 
     def __init__(
@@ -42,8 +50,10 @@ class QuantumTrainingAgent:
         config: RunConfig,
         proposer: Proposer | None = None,
         listeners: tuple[Listener, ...] = (),
+        resume: Path | None = None,
     ) -> None:
         self.config = config
+        self.resume_dir = resume
         self._proposer = proposer
         self._listeners = listeners
         self.run_dir: RunDirectory | None = None
@@ -53,6 +63,9 @@ class QuantumTrainingAgent:
         self.store: CheckpointStore | None = None
         self.engine: CycleEngine | None = None
         self.stopped_because: str | None = None
+        self.controller: RunController | None = None
+        self.lock: RunLock | None = None
+        self.exit_code = 0
         self._started = 0.0
 
     # -- views of the engine's state -----------------------------------------------------
@@ -86,6 +99,7 @@ class QuantumTrainingAgent:
         if self.run_dir is not None:
             return self.run_dir
         from qtrain.agent.resume import StoreSync, keeps_run_files
+        from qtrain.agent.run_resume import read_resume_point, reconcile_resumed, rewrite_history
         from qtrain.checkpoints import open_store
         from qtrain.data import validate_data
 
@@ -93,29 +107,44 @@ class QuantumTrainingAgent:
         self._started = time.perf_counter()
         # Bad rows fail here, in seconds, before a large model loads or a run directory exists.
         validated = validate_data(config.data)
-        self.run_dir = run_dir = create_run_directory(
-            config.output_path(), config.runtime.run_id, config.model_dump(mode="json")
-        )
+        if self.resume_dir is None:
+            run_dir = create_run_directory(
+                config.output_path(), config.runtime.run_id, config.model_dump(mode="json")
+            )
+        else:
+            run_dir = RunDirectory(self.resume_dir)
+        control = ControlFolder.of(run_dir.root)
+        self.lock = RunLock(control.lock, run=f"run {run_dir.run_id}")
+        self.lock.acquire()
+        self.run_dir = run_dir
         self.events = events = EventLog(run_dir.events_file)
         for listener in self._listeners:
             events.subscribe(listener)
+        status = RunStatus("starting", run_dir.run_id, max_cycles=config.early_stopping.max_cycles)
+        self.controller = RunController(control, events, status, partial(check_settings, self))
         events.emit("run_start", run_id=run_dir.run_id, run_dir=run_dir.root)
         self.store = store = open_store(config.storage, run_dir.checkpoints, run_dir.run_id)
         opened = open_run(config, events, validated, run_dir.data_dir)
         self.session, self.data = opened.session, opened.data
-        baseline, records = opened.baseline, []
+        baseline, records, concluded, point = opened.baseline, [], None, None
         sync = StoreSync(config, store, run_dir.run_id, events) if keeps_run_files(store) else None
-        if sync is not None:  # storage.resume: continue from the store's history
+        if self.resume_dir is not None:  # qtrain run --resume: the run directory says where
+            point = read_resume_point(run_dir, config)
+            baseline, records = point.baseline or baseline, point.records
+            concluded = point.concluded
+        elif sync is not None:  # storage.resume: continue from the store's history
             baseline, records = sync.load(baseline)
-        history = History(run_dir.history_file)
-        for record in records:
-            history.add(record)
+        history = rewrite_history(run_dir, records)
         self.engine = CycleEngine(
-            config, baseline, history, events=events, store=store, proposer=self._proposer
-        )
+            config, baseline, history, concluded=concluded, events=events, store=store,
+            proposer=self._proposer,
+        )  # fmt: skip
         _ = self.engine.proposer  # bad solver settings or credentials fail before the store
+        if point is not None:
+            reconcile_resumed(self, point.dropped)
         if sync is not None:  # records this run
             sync.attach(self.engine)
+        self.controller.set_state("running", cycle=self.engine.cycle)
         return run_dir
 
     def quantum_optimize(self, history: list[TrialRecord] | None = None) -> list[Proposal]:
@@ -130,17 +159,31 @@ class QuantumTrainingAgent:
 
     def train_step(self) -> CycleResult:
         """Run one cycle: propose, train k trials from the incumbent, select, check stopping."""
+        from qtrain.agent.halving import halve_and_continue
+
         self.initialize_training()
-        assert self.engine is not None
+        assert self.engine is not None and self.controller is not None
         engine = self.engine
         engine.open_cycle()
         plan = engine.plan()
         engine.announce(plan)
+        self.controller.progress(cycle=plan.cycle, trial=None, step=None)
         if any(t.rung_steps for t in plan.trials):
-            return engine.conclude(plan, self._halve_and_continue(plan))
-        finished = {record.trial: record for record in engine.pending}  # a resumed cycle
-        trials = [finished.get(t.trial) or self._run_trial(t) for t in plan.trials]
-        return engine.conclude(plan, trials)
+            trials = halve_and_continue(self, plan)
+        else:
+            finished = {record.trial: record for record in engine.pending}  # a resumed cycle
+            trials = [finished.get(t.trial) or self.run_trial(t) for t in plan.trials]
+        apply_settings(self)  # qtrain set: from this decision on
+        result = engine.conclude(plan, trials)
+        incumbent = engine.incumbent
+        self.controller.progress(
+            cycle=plan.cycle, trial=None, step=None,
+            incumbent=incumbent.checkpoint if incumbent else None,
+            metrics=dict(incumbent.metrics) if incumbent else {},
+        )  # fmt: skip
+        if not result.decision.stop:
+            self.controller.check("cycle")
+        return result
 
     def evaluate(self, checkpoint: str | None = None) -> dict[str, float]:
         """Re-evaluate a committed checkpoint (default: the incumbent) on the held-out rows."""
@@ -161,101 +204,90 @@ class QuantumTrainingAgent:
         return result.metrics
 
     def run(self) -> dict[str, Any]:
-        """Cycle until early stopping fires, export the best checkpoint, write the reports."""
+        """Cycle until early stopping fires (or a stop), export the best checkpoint, write the
+        reports. A stop (``qtrain stop``, Ctrl-C, SIGTERM) leaves the run resumable; its exit
+        code is :attr:`exit_code`."""
         status, exports = "failed", {}
         try:
             self.initialize_training()
-            while True:
-                result = self.train_step()
-                if result.decision.stop:
-                    self.stopped_because = result.decision.reason
-                    break
-            exports = self._export()
+            assert self.engine is not None and self.controller is not None
+            with hooks.stop_on_signals(self.controller):
+                while not self.engine.decision.stop:
+                    self.train_step()
+                self.stopped_because = self.engine.decision.reason
+                self.controller.set_state("exporting")
+                exports = self._export()
             status = "completed"
+        except StopRequested as stop:
+            status, self.stopped_because, self.exit_code = "stopped", stop.reason, stop.exit_code
         except KeyboardInterrupt:
-            status, self.stopped_because = "interrupted", "interrupted by the user"
-            raise
+            status, self.stopped_because, self.exit_code = "stopped", "aborted: Ctrl-C", 130
         except Exception as exc:
             self.stopped_because = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            if self.run_dir is not None and self.events is not None:  # somewhere to report
-                outcome = RunOutcome(
-                    status,
-                    self.stopped_because,
-                    time.perf_counter() - self._started,
-                    extra={"exports": exports, "data": self.data.report if self.data else None},
-                )
-                report = finish_run(self.engine, self.config, self.run_dir, self.events, outcome)
+            report = self._finish(status, exports)
         return report
 
     # -- helpers -------------------------------------------------------------------------
-    def _run_trial(self, trial: TrialPlan, rung: RungResult | None = None) -> TrialRecord:
+    def run_trial(self, trial: TrialPlan, rung: RungResult | None = None) -> TrialRecord:
         """Train, evaluate and commit one trial (after ``rung``, the rest of it); a crash is
-        recorded as a failed trial."""
+        recorded as a failed trial. A pause ``--now`` or a stop saves it mid-way
+        (``control/suspended``); it continues from there after ``resume`` or ``--resume``."""
         from qtrain.agent.progress import EventCallback
+        from qtrain.training.segment import TrialSuspended
         from qtrain.training.trial import run_trial
 
-        assert self.engine is not None and self.events is not None and self.data is not None
-        assert self.session is not None
+        engine, controller, events = self.engine, self.controller, self.events
+        assert engine is not None and events is not None and self.data is not None
+        assert self.session is not None and controller is not None and self.run_dir is not None
+        control = ControlFolder.of(self.run_dir.root)
         if rung is None:
-            self.engine.trial_started(trial)
-        callback = EventCallback(self.events, trial.cycle, trial.trial, trial.steps)
-        try:
-            record = run_trial(
-                trial.spec(), self.session, self.data.train, self.data.eval, self.config,
-                self.store, [callback], trial.metadata, rung,
-            )  # fmt: skip
-        except (KeyboardInterrupt, QtrainError):
-            raise
-        except Exception as exc:  # one bad proposal (e.g. OOM) must not end the run
-            record = trial.failed_record(one_line(exc))
-        self.engine.trial_finished(record)
-        return record
-
-    def _halve_and_continue(self, plan: CyclePlan) -> list[TrialRecord]:
-        """Successive halving: every candidate trains its rung, the best one the rest of the
-        cycle; the others are recorded as halved (crashed rungs as failed). A trial without a
-        rung (the default's lineage) trains in full."""
-        from qtrain.agent.progress import EventCallback
-        from qtrain.training.trial import train_rung
-
-        engine, session, data = self.engine, self.session, self.data
-        assert engine is not None and session is not None and data is not None
-        assert self.events is not None and self.run_dir is not None and self.store is not None
-        rungs, records = {}, {}
-        for trial in plan.trials:
-            if not trial.rung_steps:
-                continue
-            start = trial.start_checkpoint
-            init_from = self.store.materialize(start) if start else None
             engine.trial_started(trial)
-            callback = EventCallback(self.events, trial.cycle, trial.trial, trial.steps)
-            work_dir = self.run_dir.rungs_dir / trial.name
+        resume = hooks.suspended_segment(control, trial.cycle, trial.trial)
+        controller.progress(
+            cycle=trial.cycle, trial=trial.trial, step=resume.steps if resume else 0
+        )
+        callbacks = [
+            EventCallback(events, trial.cycle, trial.trial, trial.steps),
+            hooks.ControlCallback(controller, trial.cycle, trial.trial, trial.steps),
+        ]
+        while True:
             try:
-                rungs[trial.trial] = train_rung(
-                    trial.spec(), trial.rung_steps or 0, session, data.train, data.eval,
-                    self.config, init_from, work_dir, [callback],
+                record = run_trial(
+                    trial.spec(), self.session, self.data.train, self.data.eval, self.config,
+                    self.store, callbacks, trial.metadata, rung, resume,
                 )  # fmt: skip
-            except (KeyboardInterrupt, QtrainError):
+                break
+            except TrialSuspended as suspended:
+                resume = hooks.save_suspended(control, trial, suspended, events)
+                controller.check("trial")  # holds (pause --now) or raises (stop)
+            except (KeyboardInterrupt, StopRequested, QtrainError):
                 raise
             except Exception as exc:  # one bad proposal (e.g. OOM) must not end the run
-                records[trial.trial] = trial.failed_record(one_line(exc))
-                engine.trial_finished(records[trial.trial])
-        try:
-            losses = {index: rung.eval_loss for index, rung in rungs.items()}
-            winner = engine.halve(plan, losses)
-            for index, rung in rungs.items():
-                if index != winner.trial:
-                    records[index] = plan.trials[index].halved_record(rung.eval_loss, rung.train)
-                    engine.trial_finished(records[index])
-            records[winner.trial] = self._run_trial(winner, rungs[winner.trial])
-            for trial in plan.trials:
-                if not trial.rung_steps:
-                    records[trial.trial] = self._run_trial(trial)
-        finally:
-            shutil.rmtree(self.run_dir.rungs_dir, ignore_errors=True)
-        return [records[index] for index in sorted(records)]
+                record = trial.failed_record(one_line(exc))
+                break
+        hooks.clear_suspended(control)
+        engine.trial_finished(record)
+        controller.check("trial")
+        return record
+
+    def _finish(self, status: str, exports: dict[str, str]) -> dict[str, Any]:
+        """Record the final state, write the report, release the run (whatever happened)."""
+        report: dict[str, Any] = {}
+        if self.controller is not None:
+            self.controller.set_state(status, reason=self.stopped_because)
+        if self.run_dir is not None and self.events is not None:  # somewhere to report
+            outcome = RunOutcome(
+                status,
+                self.stopped_because,
+                time.perf_counter() - self._started,
+                extra={"exports": exports, "data": self.data.report if self.data else None},
+            )
+            report = finish_run(self.engine, self.config, self.run_dir, self.events, outcome)
+        if self.lock is not None:
+            self.lock.release()
+        return report
 
     def _export(self) -> dict[str, str]:
         incumbent = self.incumbent

@@ -37,6 +37,13 @@ def _add_subcommands() -> None:
 
     register_kfp_commands(app)
 
+    from qtrain.cli import control_commands as control
+
+    for command in (control.pause, control.resume, control.stop, control.status, control.runs,
+                    control.watch):  # fmt: skip
+        app.command()(command)
+    app.command("set")(control.set_settings)
+
 
 @app.command()
 def run(
@@ -52,26 +59,50 @@ def run(
             "pipeline runs here with kfp.local, one process per step (needs the kfp extra)"
         ),
     ] = Engine.in_process,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Continue this run (a directory, or an id under runs/) whose process is gone",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run the fine-tuning loop on this machine (the embedded default: tiny phi-4 on CPU)."""
+    """Run the fine-tuning loop on this machine (the embedded default: tiny phi-4 on CPU).
+
+    Exit codes: 0 completed, or stopped by `qtrain stop`; 130 Ctrl-C; 143 SIGTERM (both
+    stop gracefully and stay resumable); 1 failed; 2 bad input.
+    """
     from qtrain.agent import QuantumTrainingAgent
     from qtrain.cli.progress import RunProgress, summary_table
 
-    config = config_from_args(args)
+    resume_dir = None
+    if resume is not None:
+        from qtrain.cli.run_lookup import find_run
+        from qtrain.config import load_config
+
+        if args:
+            raise QtrainError("--resume takes the run's own config: give no CONFIG or key=value")
+        found = find_run(resume, Path("runs"))
+        resume_dir, config = found.root, load_config(found.config_file)
+    else:
+        config = config_from_args(args)
     if engine is Engine.kfp_local:
         from qtrain.cli.kfp_commands import run_kfp_local
 
+        if resume_dir is not None:
+            raise QtrainError("--resume runs in-process: leave out --engine kfp-local")
         report = run_kfp_local(config, quiet=quiet)
+        agent = None
     else:
         progress = RunProgress(
             console, config.early_stopping.max_cycles, config.training.trials_per_cycle
         )
-        agent = QuantumTrainingAgent(config, listeners=() if quiet else (progress,))
-        if quiet:
+        agent = QuantumTrainingAgent(
+            config, listeners=() if quiet else (progress,), resume=resume_dir
+        )
+        with progress:
             report = agent.run()
-        else:
-            with progress:
-                report = agent.run()
     out.print(summary_table(report))
     best = report["best"]
     if best:
@@ -82,10 +113,12 @@ def run(
             )
         )
     out.print(
-        f"stopped: {report['stopped_because']}; {report['total_train_steps']} training "
-        f"steps in {report['wall_seconds']:.1f} s"
+        f"{report['status']}: {report['stopped_because']}; {report['total_train_steps']} "
+        f"training steps in {report['wall_seconds']:.1f} s"
     )
     out.print(f"run directory: {report['run_dir']}", soft_wrap=True)
+    if agent is not None and agent.exit_code:
+        raise SystemExit(agent.exit_code)  # not typer.Exit: click would return it as a value
 
 
 @app.command()

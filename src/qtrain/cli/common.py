@@ -7,7 +7,7 @@ from rich.console import Console
 from qtrain.config import RunConfig, load_config
 
 #: Progress, warnings and errors (stderr); results go to :data:`out` (stdout).
-console = Console(stderr=True)
+console = Console(stderr=True, log_path=False)  # log lines say what, not where in qtrain
 out = Console()
 
 

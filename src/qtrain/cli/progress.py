@@ -10,7 +10,11 @@ from rich.table import Table
 
 
 class RunProgress:
-    """A rich display that listens to the agent's events."""
+    """A rich display that listens to a run's events (live, or replayed by ``qtrain watch``).
+
+    The bars appear with the first event: a run that fails while checking its input prints
+    its one-line error without empty bars before it.
+    """
 
     def __init__(self, console: Console, max_cycles: int, trials_per_cycle: int) -> None:
         self.console = console
@@ -26,16 +30,21 @@ class RunProgress:
         self.cycles = self.progress.add_task("cycles", total=max_cycles, info="")
         self.trials = self.progress.add_task("trials", total=trials_per_cycle, info="")
         self.steps = self.progress.add_task("steps", total=1, info="")
+        self._live = False
 
     def __enter__(self) -> RunProgress:
-        self.progress.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
+        if self._live:
+            self.progress.__exit__(*exc)
+            self._live = False
 
     def __call__(self, event: dict[str, Any]) -> None:
         """Update the bars from one event."""
+        if not self._live:
+            self.progress.__enter__()
+            self._live = True
         kind = event["type"]
         if kind == "cycle_start":
             self.progress.reset(self.trials, info=f"from {event['incumbent'] or 'base model'}")
@@ -60,6 +69,11 @@ class RunProgress:
             self.progress.advance(self.cycles)
             if event["stop"]:
                 self.console.log(f"stopping: {event['reason']}")
+        elif kind == "state" and event["state"] in ("paused", "stopping", "stopped"):
+            self.console.log(f"{event['state']}: {event.get('reason') or ''}".rstrip(": "))
+        elif kind == "settings":
+            changes = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in event["diff"].items())
+            self.console.log(f"settings from cycle {event['cycle']}: {changes}")
 
 
 _SHORT_NAMES = {

@@ -17,6 +17,7 @@ from qtrain.evaluation.evaluator import eval_loss
 from qtrain.history import TrialRecord
 from qtrain.rundir import TrialFolder, checkpoint_name, write_json_atomic
 from qtrain.training.params import apply_params
+from qtrain.training.segment import Segment, TrialSuspended, mean_loss
 from qtrain.training.session import ModelSession
 from qtrain.training.sft import TrainSummary, build_sft_config, rung_checkpoint, train_model
 
@@ -47,19 +48,23 @@ def run_trial(
     callbacks: list[Any] | None = None,
     proposal_metadata: dict[str, Any] | None = None,
     rung: RungResult | None = None,
+    resume: Segment | None = None,
 ) -> TrialRecord:
     """Train, evaluate and atomically commit one trial; returns its history record.
 
     With ``rung`` (the trial's own :func:`train_rung`), training continues from the rung's
-    saved state to ``spec.steps``: rung and continuation are one trial.
+    saved state to ``spec.steps``: rung and continuation are one trial. ``resume``: the
+    trial was suspended (:class:`TrialSuspended`) and continues from that segment.
     """
     effective = apply_params(config, spec.params)
     staging = store.staging_dir(spec.name)
     init_from = store.materialize(spec.start_checkpoint) if spec.start_checkpoint else None
-    if rung is not None:
-        init_from = rung.checkpoint
+    if resume is not None or rung is not None:
+        init_from = resume.checkpoint if resume is not None else rung.checkpoint  # type: ignore[union-attr]
     with session.trainable(effective.model.lora, effective.training.seed, init_from) as model:
-        summary = _train(spec, session, model, train_rows, effective, staging, callbacks, rung)
+        summary = _train(
+            spec, session, model, train_rows, effective, staging, callbacks, rung, resume
+        )
         result = evaluate_model(model, session.tokenizer, eval_rows, effective.evaluation)
         model.save_pretrained(str(staging), safe_serialization=True)
     session.tokenizer.save_pretrained(str(staging))
@@ -208,23 +213,30 @@ def _train(
     work_dir: Path,
     callbacks: list[Any] | None,
     rung: RungResult | None = None,
+    resume: Segment | None = None,
 ) -> TrainSummary:
-    """Train ``model`` for the trial (after ``rung``, the rest of its schedule)."""
+    """Train ``model`` for the trial (after ``rung`` or a suspended ``resume``, the rest of
+    its schedule); :class:`TrialSuspended` when a callback stopped it before the end."""
     scratch = TrialFolder(work_dir).trainer_scratch
     sft_config = _sft_config(spec, session, effective, scratch)
-    resume_from = rung.checkpoint if rung is not None else None
+    before = resume or (Segment(rung.checkpoint, rung.steps, rung.summary) if rung else None)
     summary = train_model(
-        model, session.tokenizer, train_rows, sft_config, callbacks, resume_from=resume_from
-    )
+        model, session.tokenizer, train_rows, sft_config, callbacks,
+        resume_from=before.checkpoint if before else None,
+    )  # fmt: skip
+    if before is not None:  # the segments before and this one are one trial
+        summary = TrainSummary(
+            steps=before.steps + summary.steps,
+            train_loss=mean_loss(before.summary, summary),
+            tokens=before.summary.tokens + summary.tokens,
+            wall_seconds=before.summary.wall_seconds + summary.wall_seconds,
+        )
+    if summary.steps < spec.steps:  # a pause or a stop saved the trainer's state here
+        raise TrialSuspended(
+            Segment(rung_checkpoint(scratch, summary.steps), summary.steps, summary)
+        )
     shutil.rmtree(scratch, ignore_errors=True)
-    if rung is None:
-        return summary
-    return TrainSummary(  # rung + continuation are one trial
-        steps=rung.steps + summary.steps,
-        train_loss=summary.train_loss,
-        tokens=summary.tokens,
-        wall_seconds=rung.summary.wall_seconds + summary.wall_seconds,
-    )
+    return summary
 
 
 def _train_metrics(summary: TrainSummary) -> dict[str, float]:
