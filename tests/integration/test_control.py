@@ -233,3 +233,24 @@ def test_set_extends_a_running_run(tmp_path: Path) -> None:
     settings = [e for e in _events(run_dir) if e["type"] == "settings"]
     assert settings[0]["diff"] == {"early_stopping.max_cycles": [2, 3]}
     assert "max_cycles: 3" in (run_dir / "config.yaml").read_text()
+
+
+def test_azure_blob_run_pauses_dies_and_resumes(
+    tmp_path: Path, reference: dict[str, Any], azurite: Any
+) -> None:
+    """The same on Azure Blob Storage (Azurite): the checkpoints live in the container."""
+    ENV["AZURE_STORAGE_CONNECTION_STRING"] = azurite.connection_string
+    try:
+        blob = ["storage.kind=azure_blob", f"storage.container=ctl-{os.getpid()}"]
+        proc = _start(tmp_path, "z", *blob)
+        run_dir = tmp_path / "z"
+        _wait_for(run_dir, _mid_cycle_2, proc)
+        assert _cli(tmp_path, "pause", "z", "--now").returncode == 0
+        _wait_for(run_dir, lambda e: e["type"] == "state" and e["state"] == "paused", proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        resumed = _resume(tmp_path, "z")
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        _same(_finished(run_dir), reference)
+    finally:
+        ENV.pop("AZURE_STORAGE_CONNECTION_STRING", None)

@@ -145,6 +145,7 @@ class QuantumTrainingAgent:
         if sync is not None:  # records this run
             sync.attach(self.engine)
         self.controller.set_state("running", cycle=self.engine.cycle)
+        self.controller.watch()
         return run_dir
 
     def quantum_optimize(self, history: list[TrialRecord] | None = None) -> list[Proposal]:
@@ -276,7 +277,7 @@ class QuantumTrainingAgent:
         """Record the final state, write the report, release the run (whatever happened)."""
         report: dict[str, Any] = {}
         if self.controller is not None:
-            self.controller.set_state(status, reason=self.stopped_because)
+            self.controller.finish(status, self.stopped_because)
         if self.run_dir is not None and self.events is not None:  # somewhere to report
             outcome = RunOutcome(
                 status,

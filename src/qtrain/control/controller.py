@@ -15,6 +15,7 @@ it took effect; every change of state is a ``state`` event and a new ``status.js
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -52,6 +53,7 @@ class RunController:
         validate: Validator | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._poll_lock = threading.RLock()
         self.folder = folder
         self.events = events
         self.channel = ControlChannel(folder.commands)
@@ -70,25 +72,38 @@ class RunController:
         self._written = 0.0
         self.checks = 0
         self.check_seconds = 0.0
+        self._watcher: threading.Thread | None = None
+        self._watch_stop = threading.Event()
         write_status(folder, status)
         events.emit("state", state=status.state, reason=status.reason)
 
     # -- state -------------------------------------------------------------------------
     def set_state(self, state: str, reason: str | None = None, **progress: Any) -> None:
         """Record a new state (``status.json`` and a ``state`` event)."""
-        changed = state != self.status.state or reason != self.status.reason
-        self.status = self.status.but(state=state, reason=reason, **progress)
-        write_status(self.folder, self.status)
-        self._written = time.monotonic()
-        if changed:
-            self.events.emit("state", state=state, reason=reason)
+        with self._poll_lock:  # the watcher thread changes state too
+            changed = state != self.status.state or reason != self.status.reason
+            self.status = self.status.but(state=state, reason=reason, **progress)
+            write_status(self.folder, self.status)
+            self._written = time.monotonic()
+            if changed:
+                self.events.emit("state", state=state, reason=reason)
+
+    def finish(self, state: str, reason: str | None) -> None:
+        """The run's last state, after a ``control_checks`` event: how many safe-point checks
+        ran and how long they took together (the control plane's cost)."""
+        self._watch_stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+        self.events.emit("control_checks", checks=self.checks, seconds=self.check_seconds)
+        self.set_state(state, reason=reason)
 
     def progress(self, **fields: Any) -> None:
         """Update the progress (cycle, trial, step, ...); written at most once a second."""
-        self.status = self.status.but(**fields)
-        if time.monotonic() - self._written >= STATUS_EVERY_S or "step" not in fields:
-            write_status(self.folder, self.status)
-            self._written = time.monotonic()
+        with self._poll_lock:
+            self.status = self.status.but(**fields)
+            if time.monotonic() - self._written >= STATUS_EVERY_S or "step" not in fields:
+                write_status(self.folder, self.status)
+                self._written = time.monotonic()
 
     def request_stop(self, mode: str, reason: str, exit_code: int = 0) -> None:
         """Ask the run to stop (from a signal handler: no file, no event here)."""
@@ -104,10 +119,7 @@ class RunController:
         :class:`StopRequested`. At a ``trial`` or ``cycle`` boundary a stop raises and a
         pause that applies holds until ``resume``.
         """
-        start = time.perf_counter()
         self.poll()
-        self.checks += 1
-        self.check_seconds += time.perf_counter() - start
         if self._stop is not None and self._stop[0] == "abort":
             raise StopRequested(*self._stop)
         if point == "step":
@@ -143,8 +155,30 @@ class RunController:
         return settings
 
     # -- commands ----------------------------------------------------------------------
+    def watch(self, interval: float = HOLD_POLL_S) -> None:
+        """Also read commands on a side thread every ``interval`` seconds, so a command is
+        acknowledged while the runner is between safe points (loading, evaluating); what it
+        asks for still happens at the next safe point. Stopped by :meth:`finish`."""
+        if self._watcher is not None:
+            return
+
+        def loop() -> None:
+            while not self._watch_stop.wait(interval):
+                self.poll()
+
+        self._watcher = threading.Thread(target=loop, name="qtrain-control", daemon=True)
+        self._watcher.start()
+
     def poll(self) -> None:
-        """Read and acknowledge the commands sent since the last poll."""
+        """Read and acknowledge the commands sent since the last poll (counted in
+        :attr:`checks` and :attr:`check_seconds`, the control plane's cost)."""
+        start = time.perf_counter()
+        with self._poll_lock:
+            self._poll()
+            self.checks += 1
+            self.check_seconds += time.perf_counter() - start
+
+    def _poll(self) -> None:
         for item in self.channel.receive():
             if isinstance(item, BadLine):
                 self._ack(None, "?", "rejected", reason=item.reason)
