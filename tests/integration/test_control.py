@@ -254,3 +254,31 @@ def test_azure_blob_run_pauses_dies_and_resumes(
         _same(_finished(run_dir), reference)
     finally:
         ENV.pop("AZURE_STORAGE_CONNECTION_STRING", None)
+
+
+def _log_lines(text: str) -> list[str]:
+    """The lines a person reads in the live view: trial results and the stop, in order."""
+    return [
+        " ".join(line.split()) for line in text.splitlines()
+        if ("trial" in line and "eval_loss" in line) or "stopping:" in line
+    ]  # fmt: skip
+
+
+def test_watch_from_another_terminal_shows_the_same_view(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "qtrain.cli.app", "run", str(REPO / "configs/tiny.yaml"),
+           *OVERRIDES, f"runtime.output_dir={tmp_path}", "runtime.run_id=w"]  # fmt: skip
+    env = {**ENV, "COLUMNS": "200"}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    _wait_for(tmp_path / "w", lambda e: e["type"] == "step" and e["cycle"] == 1, proc)
+    watch = subprocess.run(
+        [sys.executable, "-m", "qtrain.cli.app", "watch", "w", "--output-dir", str(tmp_path)],
+        cwd=tmp_path, env=env, text=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    _, run_err = proc.communicate(timeout=600)
+    assert proc.returncode == 0 and watch.returncode == 0, watch.stderr[-2000:]
+    started_here = _log_lines(run_err)
+    assert len(started_here) == 5  # 2 cycles x 2 trials, then why it stopped
+    assert _log_lines(watch.stderr) == started_here
+    assert "progress.py" not in run_err  # log lines say what happened, not where in qtrain
+    assert "run w: completed" in watch.stdout

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -40,6 +42,12 @@ class RunProgress:
             self.progress.__exit__(*exc)
             self._live = False
 
+    def _log(self, event: dict[str, Any], message: str) -> None:
+        """One line above the bars, stamped with the event's own time (so that ``qtrain
+        watch`` shows what the run's terminal showed)."""
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.get("ts", time.time())))
+        self.console.print(f"[dim]\\[{stamp}][/] {escape(message)}", highlight=False)
+
     def __call__(self, event: dict[str, Any]) -> None:
         """Update the bars from one event."""
         if not self._live:
@@ -61,19 +69,20 @@ class RunProgress:
             m = event["metrics"]
             self.progress.update(self.steps, completed=self.progress.tasks[self.steps].total)
             self.progress.advance(self.trials)
-            self.console.log(
+            self._log(
+                event,
                 f"cycle {event['cycle']} trial {event['trial']}: "
-                + ", ".join(f"{k} {v:.4g}" for k, v in m.items() if not k.endswith("_rows"))
+                + ", ".join(f"{k} {v:.4g}" for k, v in m.items() if not k.endswith("_rows")),
             )
         elif kind == "cycle_end":
             self.progress.advance(self.cycles)
             if event["stop"]:
-                self.console.log(f"stopping: {event['reason']}")
+                self._log(event, f"stopping: {event['reason']}")
         elif kind == "state" and event["state"] in ("paused", "stopping", "stopped"):
-            self.console.log(f"{event['state']}: {event.get('reason') or ''}".rstrip(": "))
+            self._log(event, f"{event['state']}: {event.get('reason') or ''}".rstrip(": "))
         elif kind == "settings":
             changes = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in event["diff"].items())
-            self.console.log(f"settings from cycle {event['cycle']}: {changes}")
+            self._log(event, f"settings from cycle {event['cycle']}: {changes}")
 
 
 _SHORT_NAMES = {
