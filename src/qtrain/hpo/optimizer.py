@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -41,13 +42,10 @@ class QuboOptimizer(AskTellOptimizer):
         surrogate: ``fm`` (factorization machine) or ``bocs`` (Bayesian regression).
         n_initial: Told points needed before the surrogate is used
             (default ``max(2, min(10, parameters + 1))``).
-        num_reads: Samples per solver call.
-        fallback: Solvers tried after ``solver`` fails (``None`` or empty: none).
-        solver_options: Per-solver options passed to ``build_solver``.
-        timeout_s: Per-solver time limit passed to ``build_solver``.
-        qubo_size_limit: Most binary variables allowed (``quantum.qubo_size_limit``).
-        encoding: ``auto``, ``onehot`` or ``domain_wall`` (see :class:`Encoding`).
-        surrogate_options: Keyword arguments of the surrogate class.
+        num_reads, fallback, solver_options, timeout_s: Samples per solver call; solvers
+            tried after ``solver`` fails; per-solver options and time limit (``build_solver``).
+        qubo_size_limit, encoding, surrogate_options: Most binary variables allowed; see
+            :class:`Encoding`; keyword arguments of the surrogate class.
         penalty_scale: Constraint weight relative to the surrogate's coefficient bound.
         allow_repeats: Let told configurations be proposed again (e.g. retrained from a
             better checkpoint in a later cycle); one ask's proposals stay distinct.
@@ -134,17 +132,10 @@ class QuboOptimizer(AskTellOptimizer):
         return self._sampler
 
     def _base_metadata(self, source: str) -> dict[str, Any]:
-        return {
-            "source": source,
-            "surrogate": self.surrogate,
-            "solver": None,
-            "solve_seconds": 0.0,
-            "fit_seconds": 0.0,
-            "energy": None,
-            "fallback": False,
-            "fallback_reasons": [],
-            "n_bits": self.encoding.n_bits - self._n_fixed_bits(),
-        }
+        n_bits = self.encoding.n_bits - self._n_fixed_bits()
+        return {"source": source, "surrogate": self.surrogate, "solver": None,
+                "solve_seconds": 0.0, "fit_seconds": 0.0, "energy": None, "fallback": False,
+                "fallback_reasons": [], "n_bits": n_bits}  # fmt: skip
 
     def _n_fixed_bits(self) -> int:
         return sum(len(g.indices) for g in self.encoding.groups if g.parameter.name in self._fixed)
@@ -166,11 +157,12 @@ class QuboOptimizer(AskTellOptimizer):
 
         Without a trust region (radius 0) the points span the whole level grid (distance
         |Δlevel|/(L-1) per ordinal parameter, 0/1 per categorical one); with one they lie
-        within its radius of the centre and are spread by Hamming distance. Every level of
-        a run-scoped parameter is in the design where it has room.
+        within half its radius of the centre (the first cycle, from the base model, is where a
+        bold step most often collapses) and are spread by Hamming distance. Every level of a
+        run-scoped parameter is in the design where it has room.
         """
         rng = self._rng()
-        region = self._region()
+        region = self._region(share=0.5)  # from the base model a bold step often collapses
         pool = [k for k in self._candidates(rng) if region is None or region.contains(k)]
         defaults = self.space.key({**self.space.defaults(), **self._fixed})
         chosen = [defaults] if defaults not in self._avoid() and self._in_active(defaults) else []
@@ -182,12 +174,14 @@ class QuboOptimizer(AskTellOptimizer):
         run = {c: len(p) for c, p in enumerate(self.space) if p.scope == "run" and len(p) > 1}
         return cover_levels(design, pool, run, len(chosen), distance)
 
-    def _region(self) -> TrustRegion | None:
-        """The trust region around the centre (the incumbent's or the defaults), if any."""
+    def _region(self, share: float = 1.0) -> TrustRegion | None:
+        """The trust region around the centre (the incumbent's or the defaults), if any;
+        ``share`` of its radius (rounded up, at least 2 bits)."""
         if not self.trust_radius:
             return None
         center = self._center or self.space.key({**self.space.defaults(), **self._fixed})
-        return TrustRegion(self.encoding, center, self.trust_radius)
+        radius = min(self.trust_radius, max(2, math.ceil(self.trust_radius * share)))
+        return TrustRegion(self.encoding, center, radius)
 
     # -- surrogate + QUBO ---------------------------------------------------------------
     def _propose_qubo(self, n: int) -> tuple[list[Key], list[dict[str, Any]]]:
