@@ -14,8 +14,8 @@ from rich.table import Table
 class RunProgress:
     """A rich display that listens to a run's events (live, or replayed by ``qtrain watch``).
 
-    The bars appear with the first event: a run that fails while checking its input prints
-    its one-line error without empty bars before it.
+    The bars appear with the first cycle: a run that fails while checking its input or
+    loading its model prints its one-line error without empty bars before it.
     """
 
     def __init__(self, console: Console, max_cycles: int, trials_per_cycle: int) -> None:
@@ -50,10 +50,12 @@ class RunProgress:
 
     def __call__(self, event: dict[str, Any]) -> None:
         """Update the bars from one event."""
+        kind = event["type"]
+        if not self._live and kind not in _SHOWN:
+            return  # nothing to show yet (loading, measuring the base model)
         if not self._live:
             self.progress.__enter__()
             self._live = True
-        kind = event["type"]
         if kind == "cycle_start":
             self.progress.reset(self.trials, info=f"from {event['incumbent'] or 'base model'}")
             self.progress.update(self.cycles, info=f"cycle {event['cycle']}")
@@ -84,6 +86,9 @@ class RunProgress:
             changes = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in event["diff"].items())
             self._log(event, f"settings from cycle {event['cycle']}: {changes}")
 
+
+#: The events the view shows; the bars appear with the first of them.
+_SHOWN = {"cycle_start", "trial_start", "step", "trial_end", "cycle_end", "settings"}
 
 _SHORT_NAMES = {
     "learning_rate": "lr",

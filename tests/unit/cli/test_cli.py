@@ -43,6 +43,7 @@ def test_bad_data_rows_fail_with_row_numbers(tmp_path: Path) -> None:
     result = qtrain("run", f"data.path={data}", f"runtime.output_dir={tmp_path}")
     assert result.returncode != 0
     assert "row 2" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["bad.jsonl"]  # failed before any run dir
 
 
@@ -51,6 +52,7 @@ def test_qlora_on_cpu_is_a_clear_error(tmp_path: Path) -> None:
         "run", "model.training_mode=qlora", "runtime.device=cpu", f"runtime.output_dir={tmp_path}"
     )
     assert result.returncode == 2 and "needs a CUDA GPU" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # no empty progress bars before it
 
 
 def test_evaluate_rejects_non_checkpoint(tmp_path: Path) -> None:

@@ -190,3 +190,26 @@ def test_a_restored_engine_reuses_only_the_proposers_proposals_beside_the_lineag
     assert fourth == [untimed(t.to_dict()) for t in live.plan().trials]
     assert [t["metadata"].get("reused") for t in fourth[:2]] == [True, True]
     assert len(fourth) == 3 and fourth[2]["metadata"]["source"] == "default-lineage"
+
+
+def test_reconfigure_takes_qtrain_sets_settings() -> None:
+    from qtrain.control.settings import apply_settings
+
+    engine = CycleEngine(config("early_stopping.max_cycles=2"), BASELINE)
+    run_cycle(engine, [3.0, 2.5])
+    run_cycle(engine, [2.0, 1.5])
+    assert engine.decision.stop  # max_cycles 2 reached ...
+    engine = CycleEngine(config("early_stopping.max_cycles=2"), BASELINE)
+    run_cycle(engine, [3.0, 2.5])
+    new_default = engine.config.search_space["training.learning_rate"].values[0]
+    settings = {
+        "early_stopping.max_cycles": 3,
+        "training.steps_per_cycle": 7,
+        "search_space.training.learning_rate.default": new_default,
+    }
+    engine.reconfigure(apply_settings(engine.config, settings))
+    run_cycle(engine, [2.0, 1.5])
+    assert not engine.decision.stop  # ... unless extended first
+    plan = engine.plan()
+    assert {t.steps for t in plan.trials} == {7}
+    assert engine.proposer.space.defaults()["training.learning_rate"] == new_default
