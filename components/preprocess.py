@@ -15,11 +15,12 @@ def preprocess(
     state: Output[Artifact],
     base: Output[Model],
     compiled_halving: bool = False,
+    resume_from: str = "",
 ):
     """Prepare the dataset and the run state; ``base`` stands for the untrained model.
 
     ``compiled_*`` are the DAG's shape, fixed at compile time: an edited ``config_json``
-    asking for another shape is refused.
+    asking for another shape is refused; ``resume_from`` resumes that stopped run instead.
     """
     from pathlib import Path
 
@@ -27,7 +28,8 @@ def preprocess(
 
     shape = {"max_cycles": compiled_cycles, "trials_per_cycle": compiled_trials,
              "successive_halving": compiled_halving}  # fmt: skip
-    report = step(config_json, Path(data.path), Path(state.path), Path(base.path), shape)
+    report = step(config_json, Path(data.path), Path(state.path), Path(base.path), shape,
+                  resume_from or None)  # fmt: skip
     data.metadata.update(
         {k: v for k, v in report.items() if isinstance(v, (int, float, str, bool))}
     )

@@ -12,14 +12,20 @@ import json
 import re
 import shutil
 import sys
+import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from kfp import local
 
 from qtrain.config.schema import RunConfig
+from qtrain.control.boundary import HALTS, take_commands
+from qtrain.control.folder import ControlFolder
+from qtrain.control.lock import RunLock
+from qtrain.control.status import RunStatus, read_status, write_status
 from qtrain.errors import QtrainError, one_line
 from qtrain.rundir import (
     KFP_LOCAL_LOG,
@@ -30,6 +36,8 @@ from qtrain.rundir import (
     new_run_id,
     write_json_atomic,
 )
+from qtrain.steps.resume import resume_point
+from qtrain.steps.run_control import adopt_run, finish_status, start_live_run
 from qtrain_kfp.pipelines.training_pipeline import build_pipeline
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -66,27 +74,79 @@ class _Tee(io.TextIOBase):
 
 
 def run_kfp_local(
-    config: RunConfig, keep_outputs: bool = False, quiet: bool = False
+    config: RunConfig, keep_outputs: bool = False, quiet: bool = False, resume: Path | None = None
 ) -> dict[str, Any]:
     """Run ``config``'s pipeline locally; returns report.json's content.
 
     Task outputs go to ``<output_dir>/.kfp-local/<run_id>`` and are removed after a
     successful run unless ``keep_outputs``; after a failure they are kept for inspection.
     kfp.local's log (task status and every step's output) goes to ``kfp-local.log`` in
-    the run directory and, unless ``quiet``, to stderr as it happens.
+    the run directory and, unless ``quiet``, to stderr as it happens. The run directory
+    exists from the start with its ``control/`` folder: ``qtrain stop/pause RUN`` end the
+    run at the next cycle boundary. ``resume``: a run directory that a stop or pause ended,
+    continued by this new pipeline run (``config`` is its own).
     """
-    run_id = config.runtime.run_id or new_run_id()
-    config = config.model_copy(
-        update={"runtime": config.runtime.model_copy(update={"run_id": run_id})}
-    )
-    run_dir = RunDirectory(config.output_path() / run_id)
-    if run_dir.root.exists():
+    run_id = resume.name if resume is not None else config.runtime.run_id or new_run_id()
+    runtime = config.runtime.model_copy(update={"run_id": run_id})
+    kubeflow = config.kubeflow.model_copy(update={"control": True})
+    config = config.model_copy(update={"runtime": runtime, "kubeflow": kubeflow})
+    run_dir = RunDirectory(resume if resume is not None else config.output_path() / run_id)
+    if resume is not None:
+        resume_point(run_dir)  # one line, before any step, if it cannot be resumed
+    elif run_dir.root.exists():
         raise QtrainError(
             f"run directory {run_dir.root} already exists: choose another runtime.run_id "
             "(qtrain never overwrites a run)"
         )
     outputs = config.output_path() / KFP_LOCAL_ROOT / run_id
+    if resume is not None:
+        shutil.rmtree(outputs, ignore_errors=True)  # a failed attempt's, kept for inspection
     outputs.mkdir(parents=True, exist_ok=False)
+    with _live(run_dir, config):
+        return _run(config, run_dir, outputs, keep_outputs, quiet, resume)
+
+
+@contextlib.contextmanager
+def _live(run_dir: RunDirectory, config: RunConfig) -> Iterator[None]:
+    """The run directory is live while the pipeline runs: the lock (with its heartbeat),
+    ``status.json``, and a watcher acknowledging commands every 0.2 s (the gate carries
+    them out between cycles)."""
+    start_live_run(run_dir, config)
+    folder = ControlFolder.of(run_dir.root)
+    lock = RunLock(folder.lock, f"run {run_dir.run_id}")
+    lock.acquire()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            found = take_commands(
+                folder.commands, run_dir.events_file, config.early_stopping.max_cycles, None
+            )
+            for command in found.accepted:
+                if command.command in HALTS:
+                    status = read_status(folder) or RunStatus("running", run_dir.run_id)
+                    state = "stopping" if command.command == "stop" else "pausing"
+                    reason = f"{command.command} requested by {command.who}: at the next cycle end"
+                    write_status(folder, status.but(state=state, reason=reason))
+
+    watcher = threading.Thread(target=watch, name="qtrain-kfp-control", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join(timeout=5)
+        lock.release()
+
+
+def _run(
+    config: RunConfig,
+    run_dir: RunDirectory,
+    outputs: Path,
+    keep_outputs: bool,
+    quiet: bool,
+    resume: Path | None,
+) -> dict[str, Any]:
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(outputs),
@@ -104,11 +164,12 @@ def run_kfp_local(
             # resources and display names matter on a cluster and are ignored here.
             warnings.filterwarnings("ignore", "You may be attemping to run", RuntimeWarning)
             warnings.filterwarnings("ignore", ".*have no effect in the current local runner")
-            build_pipeline(config)(config_json=config.model_dump_json())
+            resume_from = str(resume.resolve()) if resume is not None else None
+            pipeline = build_pipeline(config, local=True, resume_from=resume_from)
+            pipeline(config_json=config.model_dump_json())
     except Exception as exc:
         return _record_failure(config, run_dir, outputs, exc, time.time() - started)
-    exported = _find_exported_run(outputs)
-    shutil.move(str(exported.root), run_dir.root)
+    adopt_run(_find_exported_run(outputs), run_dir)
     shutil.copy2(log_path, run_dir.kfp_local_log)
     report = json.loads(run_dir.report_json.read_text(encoding="utf-8"))
     report["run_dir"] = str(run_dir.root)
@@ -148,7 +209,8 @@ def _record_failure(
     from qtrain.steps.state import restore_engine
 
     reason = _ANSI.sub("", one_line(exc))  # kfp.local colours its messages
-    run_dir.root.mkdir(parents=True)
+    run_dir.root.mkdir(parents=True, exist_ok=True)
+    finish_status(config, run_dir.run_id, "failed", reason)
     if (outputs / KFP_LOCAL_LOG).is_file():
         shutil.copy2(outputs / KFP_LOCAL_LOG, run_dir.kfp_local_log)
     extra: dict[str, Any] = {"engine": "kfp-local", "task_outputs": str(outputs)}

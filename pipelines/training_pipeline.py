@@ -22,6 +22,7 @@ from kfp import compiler, dsl, kubernetes
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError
 from qtrain.steps import check_pipeline_runs, runs_rungs
+from qtrain.steps.run_control import check_control_store, control_store_kind
 from qtrain.version import __version__
 from qtrain_kfp.components import (
     continue_trial,
@@ -44,8 +45,11 @@ PARAMETER = "config_json"
 MAX_PIPELINE_BYTES = 256 * 1024
 
 
-def build_pipeline(config: RunConfig) -> Callable[..., Any]:
-    """The pipeline function for ``config``, unrolled to ``early_stopping.max_cycles``."""
+def build_pipeline(
+    config: RunConfig, local: bool = False, resume_from: str | None = None
+) -> Callable[..., Any]:
+    """The pipeline function for ``config``, unrolled to ``early_stopping.max_cycles``;
+    ``local``: kfp-local's; ``resume_from``: the stopped run's directory it continues."""
     if config.quantum.azure.storage is not None:
         raise QtrainError(
             "quantum.azure.storage is a secret and a pipeline parameter is not: remove it and "
@@ -53,6 +57,7 @@ def build_pipeline(config: RunConfig) -> Callable[..., Any]:
             "AZURE_QUANTUM_STORAGE"
         )
     check_pipeline_runs(config)
+    check_control_store(config, local=local)
     settings = _TaskSettings(config)
     max_cycles = config.early_stopping.max_cycles
     k = config.training.trials_per_cycle
@@ -75,6 +80,7 @@ def build_pipeline(config: RunConfig) -> Callable[..., Any]:
                 preprocess(
                     config_json=config_json, compiled_cycles=max_cycles, compiled_trials=k,
                     compiled_halving=settings.halving,
+                    **({"resume_from": resume_from} if resume_from else {}),
                 )
             )  # fmt: skip
             prep.set_display_name("preprocess")
@@ -127,7 +133,7 @@ def _cycle(cycle: int, max_cycles: int, settings: "_TaskSettings", io: "_CycleIO
     if cycle == max_cycles:  # early stopping's max_cycles has fired: export unconditionally
         _export(settings, after, cycle)
         return
-    gate = settings.plain(early_stop_gate(state=after.state))
+    gate = settings.gate_step(early_stop_gate(state=after.state, config_json=io.config_json))
     gate.set_display_name(f"cycle {cycle}: continue?")
     with dsl.If(gate.output == True, name=f"continue-{cycle}"):  # noqa: E712 (a KFP condition)
         _cycle(cycle + 1, max_cycles, settings, after)
@@ -213,6 +219,7 @@ class _TaskSettings:
         self.kf = config.kubeflow
         self.halving = runs_rungs(config)
         self.k = config.training.trials_per_cycle
+        self.control = control_store_kind(config)
 
     def plain(self, task: dsl.PipelineTask, secrets: bool = False) -> dsl.PipelineTask:
         """Every task: caching as configured; Azure credentials where the task needs them."""
@@ -263,6 +270,15 @@ class _TaskSettings:
         same paid job."""
         self.plain(task, secrets=True)
         self._mount(task, self.kf.runs_pvc, self.kf.runs_mount_path)
+        return task
+
+    def gate_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
+        """The gate: never cached (the channel is outside its inputs); the runs volume or
+        the blob store's credentials when it reads the control channel there."""
+        self.plain(task, secrets=self.control == "blob")
+        task.set_caching_options(False)
+        if self.control == "volume":
+            self._mount(task, self.kf.runs_pvc, self.kf.runs_mount_path)
         return task
 
     def export_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:

@@ -321,3 +321,18 @@ def test_the_default_lineage_is_refused_by_the_pipeline_for_now(tmp_path: Path) 
     config = load_config(None, ["quantum.default_lineage=true"])
     with pytest.raises(QtrainError, match=r"quantum\.default_lineage runs in-process only"):
         compile_pipeline(config, tmp_path / "p.yaml")
+
+
+def test_a_controllable_pipeline_needs_a_store_and_its_gate_is_never_cached(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(QtrainError, match="kubeflow.control needs a store") as error:
+        compiled(tmp_path, "kubeflow.control=true")
+    assert "\n" not in str(error.value) and not (tmp_path / "pipeline.yaml").exists()
+    spec, platform, _ = compiled(
+        tmp_path, "kubeflow.control=true", "kubeflow.runs_pvc=runs", "kubeflow.caching=true"
+    )
+    gates = [t for n, (_, t) in tasks(spec).items() if n.startswith("early-stop-gate")]
+    assert gates and all(t["cachingOptions"].get("enableCache", False) is False for t in gates)
+    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert k8s["exec-early-stop-gate"]["pvcMount"][0]["mountPath"] == "/mnt/checkpoints"

@@ -38,11 +38,9 @@ __all__ = ["CycleResult", "QuantumTrainingAgent"]
 class QuantumTrainingAgent:
     """Runs the quantum-guided fine-tuning loop for one :class:`RunConfig` in this process.
 
-    ``initialize_training()`` loads data and model and creates the run directory (with
-    ``resume``: takes over that existing one, see :mod:`qtrain.agent.run_resume`);
-    ``train_step()`` runs one cycle; ``run()`` loops until early stopping and exports. The
-    run is controlled through its control folder (:mod:`qtrain.control`): one writer,
-    commands read after every optimizer step, trial and cycle.
+    ``initialize_training()`` loads data and model and creates (``resume``: takes over) the
+    run directory; ``train_step()`` runs one cycle; ``run()`` loops until early stopping and
+    exports. Commands (:mod:`qtrain.control`) are read after every step, trial and cycle.
     """
 
     def __init__(
@@ -160,6 +158,7 @@ class QuantumTrainingAgent:
 
     def train_step(self) -> CycleResult:
         """Run one cycle: propose, train k trials from the incumbent, select, check stopping."""
+        from qtrain.agent.guided import decide_plan
         from qtrain.agent.halving import halve_and_continue
 
         self.initialize_training()
@@ -168,6 +167,8 @@ class QuantumTrainingAgent:
         engine.open_cycle()
         plan = engine.plan()
         engine.announce(plan)
+        if self.config.runtime.mode == "guided":
+            plan = decide_plan(self, plan)  # a person decides before any compute
         self.controller.progress(cycle=plan.cycle, trial=None, step=None)
         if any(t.rung_steps for t in plan.trials):
             trials = halve_and_continue(self, plan)

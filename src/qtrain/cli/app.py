@@ -6,7 +6,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -43,6 +43,8 @@ def _add_subcommands() -> None:
                     control.watch):  # fmt: skip
         app.command()(command)
     app.command("set")(control.set_settings)
+    app.command()(control.approve)
+    app.command()(control.reject)
 
 
 @app.command()
@@ -90,17 +92,20 @@ def run(
     if engine is Engine.kfp_local:
         from qtrain.cli.kfp_commands import run_kfp_local
 
-        if resume_dir is not None:
-            raise QtrainError("--resume runs in-process: leave out --engine kfp-local")
-        report = run_kfp_local(config, quiet=quiet)
+        report = run_kfp_local(config, quiet=quiet, resume=resume_dir)
         agent = None
     else:
         progress = RunProgress(
             console, config.early_stopping.max_cycles, config.training.trials_per_cycle
         )
-        agent = QuantumTrainingAgent(
-            config, listeners=() if quiet else (progress,), resume=resume_dir
-        )
+        listeners: list[Any] = [] if quiet else [progress]
+        if config.runtime.mode == "guided" and sys.stdin.isatty():  # a person is here to ask
+            from qtrain.cli.guided_prompt import GuidedPrompt
+
+            prompt = GuidedPrompt(console, lambda: agent.run_dir.root if agent.run_dir else None)
+            prompt.before = progress.suspend
+            listeners.append(prompt)
+        agent = QuantumTrainingAgent(config, listeners=tuple(listeners), resume=resume_dir)
         with progress:
             report = agent.run()
     out.print(summary_table(report))

@@ -102,6 +102,64 @@ def set_settings(
     out.print("accepted: " + ", ".join(f"{k}={v}" for k, v in parsed.items()))
 
 
+def _pending_decision(run: str, output_dir: Path) -> dict[str, Any]:
+    """The run's pending decision (guided mode); one line if it waits for none."""
+    from qtrain.control.folder import ControlFolder
+
+    run_dir = find_run(run, output_dir)
+    run_view = view(run_dir)
+    require_live(run_view)
+    try:
+        pending = json.loads(ControlFolder.of(run_dir.root).decision.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pending = None
+    if run_view.state != "waiting-for-decision" or not isinstance(pending, dict):
+        raise QtrainError(f"run {run_dir.run_id} waits for no decision (it is {run_view.state})")
+    return pending
+
+
+Trials = Annotated[
+    list[int] | None, typer.Option("--trial", help="Only this trial (repeatable; default: all)")
+]
+Version = Annotated[
+    int | None, typer.Option(help="The decision version you saw (default: the current one)")
+]
+
+
+def approve(
+    run: RunArg,
+    edits: Annotated[
+        list[str] | None, typer.Option("--set", help="key=value: edit a proposal before it runs")
+    ] = None,
+    trial: Trials = None,
+    version: Version = None,
+    output_dir: OutputDir = Path("runs"),
+) -> None:
+    """Guided mode: approve the waiting cycle's proposals, optionally edited."""
+    from qtrain.config.loader import parse_override
+
+    pending = _pending_decision(run, output_dir)
+    settings = dict(parse_override(text) for text in edits or [])
+    _send(run, output_dir, "approve", version=version or pending["version"],
+          trials=trial or [], set=settings)  # fmt: skip
+    what = "edited and approved" if settings else "approved"
+    out.print(f"decision {pending['id']} (cycle {pending['cycle']}): {what}")
+
+
+def reject(
+    run: RunArg,
+    trial: Trials = None,
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit trail)")] = None,
+    version: Version = None,
+    output_dir: OutputDir = Path("runs"),
+) -> None:
+    """Guided mode: reject proposals; the optimizer proposes others in their place."""
+    pending = _pending_decision(run, output_dir)
+    _send(run, output_dir, "reject", version=version or pending["version"],
+          trials=trial or [], reason=reason)  # fmt: skip
+    out.print(f"decision {pending['id']} (cycle {pending['cycle']}): rejected, re-proposed")
+
+
 def status(
     run: RunArg,
     output_dir: OutputDir = Path("runs"),
@@ -127,6 +185,27 @@ def status(
         out.print(f"incumbent {st.incumbent}: {metrics}")
     if st.reason:
         out.print(f"why: {st.reason}")
+    if run_view.state == "waiting-for-decision":
+        _print_decision(run_view.run_dir.root)
+
+
+def _print_decision(root: Path) -> None:
+    """The pending decision's proposals as a table (guided mode)."""
+    from qtrain.cli.progress import format_params
+    from qtrain.control.folder import ControlFolder
+
+    try:
+        pending = json.loads(ControlFolder.of(root).decision.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    table = Table(title=f"decision {pending['id']} v{pending['version']}, cycle {pending['cycle']}")
+    for col in ("trial", "from", "params"):
+        table.add_column(col)
+    for p in pending["proposals"]:
+        meta = p["metadata"]
+        table.add_row(str(p["trial"]), str(meta.get("source", meta.get("proposer", ""))),
+                      format_params(p["params"]))  # fmt: skip
+    out.print(table)
 
 
 def runs(output_dir: OutputDir = Path("runs")) -> None:

@@ -139,11 +139,12 @@ def compile_(
     )
 
 
-def run_kfp_local(config: RunConfig, quiet: bool) -> dict[str, Any]:
-    """``qtrain run --engine kfp-local``: the compiled pipeline run here; returns its report."""
+def run_kfp_local(config: RunConfig, quiet: bool, resume: Path | None = None) -> dict[str, Any]:
+    """``qtrain run --engine kfp-local [--resume RUN]``: the compiled pipeline run here (or
+    continuing the stopped pipeline run ``resume``); returns its report."""
     with kfp_extra("run --engine kfp-local"):
         from qtrain_kfp.pipelines import local_run
-    return local_run.run_kfp_local(config, quiet=quiet)
+    return local_run.run_kfp_local(config, quiet=quiet, resume=resume)
 
 
 def register_kfp_commands(app: typer.Typer) -> None:

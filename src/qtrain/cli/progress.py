@@ -38,8 +38,12 @@ class RunProgress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.suspend()
+
+    def suspend(self) -> None:
+        """Take the bars off the screen (a prompt needs it); the next event brings them back."""
         if self._live:
-            self.progress.__exit__(*exc)
+            self.progress.stop()
             self._live = False
 
     def _log(self, event: dict[str, Any], message: str) -> None:

@@ -77,3 +77,9 @@ class KubeflowConfig(_Section):
     )
     runs_mount_path: str = Field("/mnt/checkpoints", description="Where runs_pvc is mounted")
     caching: bool = Field(False, description="KFP step caching (off: every run trains)")
+    control: bool = Field(
+        False,
+        description="The gate between cycles reads the run's control channel (qtrain stop, "
+        "pause, set) at runtime.output_dir/<run_id>/control on runs_pvc, or in an azure_blob "
+        "store; kfp-local runs always do",
+    )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from qtrain import names
 from qtrain.config.azure_storage import AzureBlobStorageFields
+from qtrain.config.guided import GuidedConfig
 from qtrain.config.kubeflow import KubeflowConfig
 from qtrain.config.quantum import QuantumConfig
 from qtrain.config.search_space import TUNABLE_PARAMETERS, ParameterSpec, check_search_space
@@ -184,6 +185,10 @@ class RuntimeConfig(_Section):
     threads: int = Field(1, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     export_merged: bool = True
+    mode: Literal["automated", "guided"] = Field(
+        "automated",
+        description="guided: a person approves, edits or rejects each cycle's proposals",
+    )
 
 
 class RunConfig(_Section):
@@ -198,6 +203,7 @@ class RunConfig(_Section):
     early_stopping: EarlyStoppingConfig = Field(default_factory=EarlyStoppingConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    guided: GuidedConfig = Field(default_factory=GuidedConfig)
     kubeflow: KubeflowConfig = Field(default_factory=KubeflowConfig)
 
     @model_validator(mode="after")

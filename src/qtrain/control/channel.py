@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 #: The commands a run understands.
-COMMANDS = ("pause", "resume", "stop", "set")
+COMMANDS = ("pause", "resume", "stop", "set", "approve", "reject")
 
 
 @dataclass(frozen=True)

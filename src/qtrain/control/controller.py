@@ -69,6 +69,9 @@ class RunController:
         self._stop: tuple[str, str, int] | None = None
         self.settings: dict[str, Any] = {}
         self._set_ids: list[str] = []
+        self.decision: dict[str, Any] | None = None  # guided mode: the pending decision
+        self.decide_check: Validator | None = None
+        self.decisions: list[Command] = []
         self._written = 0.0
         self.checks = 0
         self.check_seconds = 0.0
@@ -146,6 +149,11 @@ class RunController:
         self.set_state("running")
         self._ack(self._resume_id, "resume", "done")
 
+    @property
+    def stop_requested(self) -> tuple[str, str, int] | None:
+        """The requested stop (mode, reason, exit code), if any."""
+        return self._stop
+
     def take_settings(self) -> dict[str, Any]:
         """The settings sent with ``set`` since the last call (applied from the next cycle)."""
         settings, self.settings = self.settings, {}
@@ -210,6 +218,8 @@ class RunController:
             self.request_stop(mode, f"{mode} requested by {command.who}")
             self.set_state("stopping", reason=f"{mode} requested by {command.who}")
             return None
+        if command.command in ("approve", "reject"):
+            return self._take_decision(command)
         if self.validate is None:
             return "this run takes no settings"
         try:
@@ -218,6 +228,28 @@ class RunController:
             return str(exc)
         self._set_ids.append(command.id)
         return None
+
+    def _take_decision(self, command: Command) -> str | None:
+        """Queue an ``approve``/``reject`` of the pending decision (guided mode); the first of
+        two racing deciders wins, the second is refused by the decision's version."""
+        decision = self.decision
+        if decision is None:
+            return f"the run waits for no decision (it is {self.status.state})"
+        version = command.args.get("version", decision["version"])
+        if version != decision["version"]:
+            return f"stale decision version {version}: it is at version {decision['version']}"
+        if self.decide_check is not None:
+            try:
+                self.decide_check(dict(command.args, command=command.command))
+            except ValueError as exc:
+                return str(exc)
+        decision["version"] += 1  # a racing decider with the old version is refused
+        self.decisions.append(command)
+        return None
+
+    def acknowledge(self, command: Command, outcome: str, **fields: Any) -> None:
+        """Acknowledge a queued command's outcome (``done`` or ``rejected``)."""
+        self._ack(command.id, command.command, outcome, **fields)
 
     def _ack(self, command_id: str | None, command: str, outcome: str, **fields: Any) -> None:
         if command_id is None and outcome == "done":

@@ -8,6 +8,7 @@ from pathlib import Path
 from qtrain.rundir import (
     COMMANDS_FILE,
     CONTROL_DIR,
+    DECISION_FILE,
     LOCK_FILE,
     STATUS_FILE,
     SUSPENDED_DIR,
@@ -40,6 +41,11 @@ class ControlFolder:
     def lock(self) -> Path:
         """``lock.json``: the one writer's pid, host and heartbeat."""
         return self.root / LOCK_FILE
+
+    @property
+    def decision(self) -> Path:
+        """``decision.json``: guided mode's pending decision (id, version, proposals)."""
+        return self.root / DECISION_FILE
 
     @property
     def suspended(self) -> Path:

@@ -1,9 +1,10 @@
 """The run's status: one small JSON file, replaced atomically at every change of state.
 
 ``state`` is what the run *is* doing (never what someone asked for): ``starting``,
-``running``, ``pausing``, ``paused``, ``stopping``, ``stopped``, ``exporting``,
-``completed`` or ``failed``. A reader that finds a live-looking state whose writer is gone
-(the lock's pid is dead or its heartbeat stale) reports ``interrupted`` instead.
+``running``, ``waiting-for-decision`` (guided mode), ``pausing``, ``paused``, ``stopping``,
+``stopped``, ``exporting``, ``completed`` or ``failed``. A reader that finds a live-looking
+state whose writer is gone (the lock's pid is dead or its heartbeat stale) reports
+``interrupted`` instead.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from qtrain.rundir import write_json_atomic
 
 STATES = (
     "starting", "running", "pausing", "paused", "stopping", "stopped", "exporting",
-    "completed", "failed",
+    "completed", "failed", "waiting-for-decision",
 )  # fmt: skip
 #: States in which the run's process is expected to be alive.
-LIVE_STATES = ("starting", "running", "pausing", "paused", "stopping", "exporting")
+LIVE_STATES = (
+    "starting", "running", "pausing", "paused", "stopping", "exporting", "waiting-for-decision",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

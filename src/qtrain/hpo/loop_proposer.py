@@ -50,6 +50,14 @@ class OptimizerProposer:
         self.incumbent = incumbent
         self._told: set[tuple[int, int]] = set()
 
+    def more(self, n: int) -> list[Proposal]:
+        """``n`` more proposals for the same cycle, distinct from every one asked before
+        (guided mode: a person rejected some)."""
+        proposals = self.optimizer.ask_proposals(n)
+        for p in proposals:
+            p.metadata["proposer"] = self.name
+        return proposals
+
     def use_space(self, space: SearchSpace) -> None:
         """The same space with other defaults (``qtrain set search_space.<name>.default``)."""
         self.optimizer.redefault(space)
@@ -61,8 +69,10 @@ class OptimizerProposer:
             if (record.cycle, record.trial) in self._told:
                 continue
             self._told.add((record.cycle, record.trial))
-            value = self.objective(record)
             params = {k: record.params[k] for k in self.space.names}
+            if not self.space.contains(params):  # a person's edit outside the space's levels
+                continue
+            value = self.objective(record)
             value = value if math.isfinite(value) else float("inf")
             when = self.context(record.cycle, record.start_checkpoint) if self.context else None
             self.optimizer.tell(params, value, context=when)
@@ -77,10 +87,11 @@ class OptimizerProposer:
             and self.space.run_params
             and not self.optimizer.fixed
         ):
-            self.optimizer.fix({p.name: incumbent.params[p.name] for p in self.space.run_params})
-        self.optimizer.recenter(
-            {k: incumbent.params[k] for k in self.space.names} if incumbent else None
-        )
+            run = {p.name: incumbent.params[p.name] for p in self.space.run_params}
+            if all(run[p.name] in p.values for p in self.space.run_params):  # else: an edit
+                self.optimizer.fix(run)
+        center = {k: incumbent.params[k] for k in self.space.names} if incumbent else None
+        self.optimizer.recenter(center if center and self.space.contains(center) else None)
         exploit: list[Proposal] = []
         if self.exploit_incumbent and cycle > 1 and incumbent is not None and n >= 2:
             # One trial continues with the configuration that made the incumbent; the

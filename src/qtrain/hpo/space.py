@@ -179,6 +179,14 @@ class SearchSpace:
         for name, value in params.items():
             self._by_name[name].index(value)
 
+    def contains(self, params: Mapping[str, Any]) -> bool:
+        """Whether ``params`` sets every parameter to one of its levels."""
+        try:
+            self.validate(params)
+        except ConfigError:
+            return False
+        return True
+
     def key(self, params: Mapping[str, Any]) -> tuple[int, ...]:
         """The level indices of a (valid) configuration: a hashable identity."""
         self.validate(params)

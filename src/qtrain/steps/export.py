@@ -19,6 +19,7 @@ from qtrain.cycle.closing import RunOutcome, export_incumbent, finish_run
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
 from qtrain.rundir import RunDirectory, StateFolder, TrialFolder
+from qtrain.steps.run_control import adopt_run, finish_status, read_halt
 from qtrain.steps.state import parse_config_json, read_state, restore_engine
 
 
@@ -66,11 +67,14 @@ def export_run(
             store.set_pointer(pointer, name)
         # from the local input the store was just given: no re-read (or download) of it
         exports = export_incumbent(incumbent_dir, name, layout, ModelSession(config), events)
+    halt = read_halt(config, state.run_id) if not state.stop else None
+    status, reason = (halt.status, halt.reason) if halt else ("completed", state.stop_reason)
     outcome = RunOutcome(
-        "completed", state.stop_reason, time.time() - state.started, run_id=state.run_id,
+        status, reason, time.time() - state.started, run_id=state.run_id,
         extra={"exports": exports, "data": load_prepared(data_dir).report},
     )  # fmt: skip
     report = finish_run(engine, config, layout, events, outcome)
+    finish_status(config, state.run_id, status, reason)
     if model_out is not None:
         shutil.copytree(layout.export_dir, model_out, dirs_exist_ok=True)
     if report_out is not None:
@@ -92,11 +96,15 @@ def publish_run(run_dir: Path, config: RunConfig, run_id: str) -> Path:
             f"runtime.output_dir {config.runtime.output_dir} is not on the runs volume "
             f"mounted at kubeflow.runs_mount_path={mount}: put it under that path"
         )
-    if target.exists():
-        raise QtrainError(f"{target} already exists: qtrain never overwrites a run")
     partial = target.with_name(f".{run_id}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(run_dir, partial)
+    if config.kubeflow.control and target.is_dir():  # the live run: control/ and its events
+        adopt_run(RunDirectory(partial), RunDirectory(target))
+        partial.rmdir()
+        return target
+    if target.exists():
+        raise QtrainError(f"{target} already exists: qtrain never overwrites a run")
     os.rename(partial, target)
     return target
 

@@ -10,7 +10,8 @@ from qtrain.cycle import RunState
 from qtrain.cycle.opening import open_run
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
-from qtrain.rundir import StateFolder, TrialFolder, new_run_id, write_json_atomic
+from qtrain.rundir import RunDirectory, StateFolder, TrialFolder, new_run_id, write_json_atomic
+from qtrain.steps.run_control import control_store_kind, start_live_run
 from qtrain.steps.state import check_pipeline_runs, init_state, parse_config_json, runs_rungs
 
 
@@ -20,6 +21,7 @@ def preprocess(
     state_dir: Path,
     base_dir: Path,
     compiled_shape: dict[str, int] | None = None,
+    resume_from: str | None = None,
 ) -> dict[str, Any]:
     """Prepare the data into ``data_dir`` and start the run state in ``state_dir``.
 
@@ -27,12 +29,17 @@ def preprocess(
     ``compiled_shape`` (max_cycles, trials_per_cycle, successive_halving) is what the DAG was
     compiled for; a config asking for another shape is refused. Bad rows fail here, before
     the model loads; so does a run directory that already exists on the runs volume. Returns
-    the preprocessing report.
+    the preprocessing report. ``resume_from`` (a stopped pipeline run's directory) resumes
+    that run instead (:func:`qtrain.steps.resume.resume_run`).
     """
     from qtrain.data import validate_data
 
     config = parse_config_json(config_json)
     _check_shape(config, compiled_shape or {})
+    if resume_from:
+        from qtrain.steps.resume import resume_run
+
+        return resume_run(config, Path(resume_from), data_dir, state_dir, base_dir)
     run_id = config.runtime.run_id or new_run_id()
     if config.kubeflow.runs_pvc and (config.output_path() / run_id).exists():
         raise QtrainError(
@@ -40,6 +47,8 @@ def preprocess(
             "runtime.run_id (qtrain never overwrites a run)"
         )
     validated = validate_data(config.data)
+    if control_store_kind(config) == "volume":  # the live run: its control channel
+        start_live_run(RunDirectory(config.output_path() / run_id), config)
     state = StateFolder(state_dir)
     events = EventLog(state.events_file)
     events.emit("run_start", run_id=run_id, engine="kfp")
