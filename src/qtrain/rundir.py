@@ -275,3 +275,12 @@ STATUS_FILE = "status.json"
 LOCK_FILE = "lock.json"
 SUSPENDED_FILE = "suspended.json"
 DECISION_FILE = "decision.json"
+HALT_FILE = "halt.json"
+"""``control/halt.json``: the stop or pause a pipeline run's gate took at a cycle boundary."""
+#: A pipeline run's control files kept as run files of a blob checkpoint store.
+CONTROL_RUN_FILES = {
+    COMMANDS_FILE: "control-commands.jsonl",
+    STATUS_FILE: "control-status.json",
+    HALT_FILE: "control-halt.json",
+    EVENTS_FILE: "control-events.jsonl",
+}
