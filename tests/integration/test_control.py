@@ -218,6 +218,8 @@ def test_a_completed_run_is_not_resumed(tmp_path: Path, reference: dict[str, Any
     again = _resume(tmp_path, "c")
     assert again.returncode == 2 and "already completed" in again.stderr
     assert "completed" in _cli(tmp_path, "status", "c").stdout
+    listed = _cli(tmp_path, "runs")
+    assert listed.returncode == 0 and "c" in listed.stdout and "completed" in listed.stdout
 
 
 def test_set_extends_a_running_run(tmp_path: Path) -> None:
