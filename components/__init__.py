@@ -6,6 +6,7 @@ only thing here is the interface: typed inputs and outputs the Kubeflow UI under
 """
 
 from qtrain_kfp.components.continue_trial import continue_trial
+from qtrain_kfp.components.decided import decided_gate
 from qtrain_kfp.components.evaluate import evaluate
 from qtrain_kfp.components.export import export
 from qtrain_kfp.components.gate import early_stop_gate
@@ -20,6 +21,7 @@ from qtrain_kfp.components.train_trial import train_trial
 
 __all__ = [
     "continue_trial",
+    "decided_gate",
     "early_stop_gate",
     "evaluate",
     "export",

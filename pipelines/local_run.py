@@ -7,6 +7,7 @@ still gets the history, the events and a report with ``status: failed``.
 """
 
 import contextlib
+import functools
 import io
 import json
 import re
@@ -23,6 +24,7 @@ from kfp import local
 
 from qtrain.config.schema import RunConfig
 from qtrain.control.boundary import HALTS, take_commands
+from qtrain.control.decision import review_pending
 from qtrain.control.folder import ControlFolder
 from qtrain.control.lock import RunLock
 from qtrain.control.status import RunStatus, read_status, write_status
@@ -110,17 +112,25 @@ def run_kfp_local(
 def _live(run_dir: RunDirectory, config: RunConfig) -> Iterator[None]:
     """The run directory is live while the pipeline runs: the lock (with its heartbeat),
     ``status.json``, and a watcher acknowledging commands every 0.2 s (the gate carries
-    them out between cycles)."""
+    them out between cycles; in guided mode the propose step waiting for a decision carries
+    out ``approve``/``reject``)."""
     start_live_run(run_dir, config)
     folder = ControlFolder.of(run_dir.root)
     lock = RunLock(folder.lock, f"run {run_dir.run_id}")
     lock.acquire()
     done = threading.Event()
 
+    guided = config.runtime.mode == "guided"
+    decide = functools.partial(review_pending, config, folder.decision) if guided else None
+
     def watch() -> None:
         while not done.wait(0.2):
             found = take_commands(
-                folder.commands, run_dir.events_file, config.early_stopping.max_cycles, None
+                folder.commands,
+                run_dir.events_file,
+                config.early_stopping.max_cycles,
+                None,
+                decide,
             )
             for command in found.accepted:
                 if command.command in HALTS:

@@ -17,15 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from kfp import compiler, dsl, kubernetes
+from kfp import compiler, dsl
 
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError
 from qtrain.steps import check_pipeline_runs, runs_rungs
-from qtrain.steps.run_control import check_control_store, control_store_kind
+from qtrain.steps.run_control import check_control_store
 from qtrain.version import __version__
 from qtrain_kfp.components import (
     continue_trial,
+    decided_gate,
     early_stop_gate,
     evaluate,
     export,
@@ -38,6 +39,7 @@ from qtrain_kfp.components import (
     train_rung,
     train_trial,
 )
+from qtrain_kfp.pipelines.task_settings import TaskSettings
 
 PIPELINE_NAME = "qtrain-training"
 PARAMETER = "config_json"
@@ -58,7 +60,7 @@ def build_pipeline(
         )
     check_pipeline_runs(config)
     check_control_store(config, local=local)
-    settings = _TaskSettings(config)
+    settings = TaskSettings(config)
     max_cycles = config.early_stopping.max_cycles
     k = config.training.trials_per_cycle
     rung = config.training.rung_steps
@@ -120,10 +122,25 @@ def compile_pipeline(config: RunConfig, output: Path) -> Path:
     return output
 
 
-def _cycle(cycle: int, max_cycles: int, settings: "_TaskSettings", io: "_CycleIO") -> None:
+def _cycle(cycle: int, max_cycles: int, settings: "TaskSettings", io: "_CycleIO") -> None:
     """Add cycle ``cycle`` and, nested under its gate, the cycles after it."""
     proposals = settings.propose_step(propose(config_json=io.config_json, state=io.state))
     proposals.set_display_name(f"cycle {cycle}: propose")
+    if settings.guided:  # a person decides; no decision (stop, pause, deadline): export
+        decided = settings.plain(decided_gate(proposals=proposals.output))
+        decided.set_display_name(f"cycle {cycle}: decided?")
+        with dsl.If(decided.output == True, name=f"decided-{cycle}"):  # noqa: E712
+            _train_cycle(cycle, max_cycles, settings, io, proposals)
+        with dsl.Else(name=f"undecided-{cycle}"):
+            _export(settings, io, cycle - 1)
+        return
+    _train_cycle(cycle, max_cycles, settings, io, proposals)
+
+
+def _train_cycle(
+    cycle: int, max_cycles: int, settings: "TaskSettings", io: "_CycleIO", proposals: Any
+) -> None:
+    """Cycle ``cycle``'s trials, select, and the gate to the next cycle or the export."""
     trials = _halved_trials if settings.halving else _trials
     chosen = trials(cycle, settings, io, proposals.output)
     settings.plain(chosen).set_display_name(f"cycle {cycle}: select")
@@ -141,7 +158,7 @@ def _cycle(cycle: int, max_cycles: int, settings: "_TaskSettings", io: "_CycleIO
         _export(settings, after, cycle)
 
 
-def _trials(cycle: int, settings: "_TaskSettings", io: "_CycleIO", proposals: Any) -> Any:
+def _trials(cycle: int, settings: "TaskSettings", io: "_CycleIO", proposals: Any) -> Any:
     """Train and evaluate the k proposals in a ParallelFor; the select task that follows."""
     with dsl.ParallelFor(proposals, parallelism=settings.k, name=f"trials-{cycle}") as proposal:
         trained = train_trial(
@@ -161,7 +178,7 @@ def _trials(cycle: int, settings: "_TaskSettings", io: "_CycleIO", proposals: An
     )
 
 
-def _halved_trials(cycle: int, settings: "_TaskSettings", io: "_CycleIO", proposals: Any) -> Any:
+def _halved_trials(cycle: int, settings: "TaskSettings", io: "_CycleIO", proposals: Any) -> Any:
     """Successive halving: the k rungs in a ParallelFor, halve, the winner continues and is
     evaluated; the select task that follows."""
     with dsl.ParallelFor(proposals, parallelism=settings.k, name=f"rungs-{cycle}") as proposal:
@@ -193,7 +210,7 @@ def _halved_trials(cycle: int, settings: "_TaskSettings", io: "_CycleIO", propos
     )
 
 
-def _export(settings: "_TaskSettings", io: "_CycleIO", cycle: int) -> None:
+def _export(settings: "TaskSettings", io: "_CycleIO", cycle: int) -> None:
     task = export(config_json=io.config_json, state=io.state, incumbent=io.incumbent, data=io.data)
     settings.export_step(task).set_display_name(f"export (after cycle {cycle})")
 
@@ -205,95 +222,3 @@ class _CycleIO(NamedTuple):
     data: Any
     state: Any
     incumbent: Any
-
-
-class _TaskSettings:
-    """Resources, secrets, volumes and retries from the config's ``kubeflow`` section.
-
-    Every step that loads the model (preprocess measures the base model, train, evaluate,
-    export) runs in the CUDA image with the configured GPU, limits and model cache: a 4-bit
-    phi-4 neither loads nor generates on a CPU node.
-    """
-
-    def __init__(self, config: RunConfig) -> None:
-        self.kf = config.kubeflow
-        self.halving = runs_rungs(config)
-        self.k = config.training.trials_per_cycle
-        self.control = control_store_kind(config)
-
-    def plain(self, task: dsl.PipelineTask, secrets: bool = False) -> dsl.PipelineTask:
-        """Every task: caching as configured; Azure credentials where the task needs them."""
-        task.set_caching_options(self.kf.caching)
-        if secrets and self.kf.azure_secret:
-            kubernetes.use_secret_as_env(
-                task,
-                secret_name=self.kf.azure_secret,
-                secret_key_to_env={key: key for key in self.kf.azure_secret_keys},
-                optional=True,
-            )
-        return task
-
-    def model_step(self, task: dsl.PipelineTask, secrets: bool = False) -> dsl.PipelineTask:
-        """A task that loads the model: GPU (when configured), limits, the model cache."""
-        self.plain(task, secrets=secrets)
-        task.set_cpu_limit(self.kf.train_cpu).set_memory_limit(self.kf.train_memory)
-        if self.kf.model_cache_pvc:
-            kubernetes.mount_pvc(
-                task, pvc_name=self.kf.model_cache_pvc, mount_path=self.kf.model_cache_path
-            )
-            task.set_env_variable("HF_HOME", self.kf.model_cache_path)
-        gpu = self.kf.gpu
-        if gpu.count > 0:
-            task.set_accelerator_type(gpu.accelerator_type).set_accelerator_limit(gpu.count)
-            for label, value in gpu.node_selector.items():
-                kubernetes.add_node_selector(task, label_key=label, label_value=value)
-            for t in gpu.tolerations:
-                kubernetes.add_toleration(
-                    task, key=t.key, operator=t.operator, value=t.value, effect=t.effect
-                )
-        return task
-
-    def data_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
-        """Preprocess: reads the raw data (data volume) and starts the run (runs volume).
-
-        Never cached: it draws the run id, which must be new for every run.
-        """
-        self.model_step(task)
-        task.set_caching_options(False)
-        self._mount(task, self.kf.data_pvc, self.kf.data_mount_path)
-        self._mount(task, self.kf.runs_pvc, self.kf.runs_mount_path)
-        return task
-
-    def propose_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
-        """Propose: the solver's credentials, and the runs volume, where the azure solver
-        keeps its job ids (``runtime.output_dir/azure-jobs``) so a retried step resumes the
-        same paid job."""
-        self.plain(task, secrets=True)
-        self._mount(task, self.kf.runs_pvc, self.kf.runs_mount_path)
-        return task
-
-    def gate_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
-        """The gate: never cached (the channel is outside its inputs); the runs volume or
-        the blob store's credentials when it reads the control channel there."""
-        self.plain(task, secrets=self.control == "blob")
-        task.set_caching_options(False)
-        if self.control == "volume":
-            self._mount(task, self.kf.runs_pvc, self.kf.runs_mount_path)
-        return task
-
-    def export_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
-        """Export: the runs volume, and the Azure secret for a blob checkpoint store."""
-        self.model_step(task, secrets=True)
-        self._mount(task, self.kf.runs_pvc, self.kf.runs_mount_path)
-        return task
-
-    def train(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
-        """The train task: a model step with retries (a preempted GPU node, say)."""
-        self.model_step(task)
-        task.set_retry(num_retries=self.kf.train_retries, backoff_duration="30s")
-        return task
-
-    @staticmethod
-    def _mount(task: dsl.PipelineTask, pvc: str | None, path: str) -> None:
-        if pvc:
-            kubernetes.mount_pvc(task, pvc_name=pvc, mount_path=path)

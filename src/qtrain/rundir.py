@@ -282,5 +282,6 @@ CONTROL_RUN_FILES = {
     COMMANDS_FILE: "control-commands.jsonl",
     STATUS_FILE: "control-status.json",
     HALT_FILE: "control-halt.json",
+    DECISION_FILE: "control-decision.json",
     EVENTS_FILE: "control-events.jsonl",
 }

@@ -29,6 +29,7 @@ CALLED_IN_TESTS = {
     "halve",
     "continue_trial",
     "select_halved",
+    "decided_gate",
 }
 
 

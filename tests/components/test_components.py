@@ -24,6 +24,7 @@ from qtrain.config import load_config
 from qtrain.config.schema import RunConfig
 from qtrain.errors import ConfigError, QtrainError
 from qtrain_kfp.components import (
+    decided_gate,
     early_stop_gate,
     evaluate,
     export,
@@ -373,6 +374,11 @@ def test_early_stop_gate_opens_before_the_first_cycle(prepared: SimpleNamespace)
 
 def test_early_stop_gate_closes_once_the_run_stopped(selected: SimpleNamespace) -> None:
     assert early_stop_gate.python_func(state=selected.new_state) is False
+
+
+def test_decided_gate_opens_on_decided_trials_only() -> None:
+    assert decided_gate.python_func(proposals=['{"trial": 0}']) is True
+    assert decided_gate.python_func(proposals=[]) is False
 
 
 # export

@@ -15,7 +15,6 @@ approved or edited, by whom, and what was rejected for its slot.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 import uuid
@@ -23,13 +22,11 @@ from typing import Any
 
 from qtrain.agent.runner import Runner
 from qtrain.control import StopRequested
+from qtrain.control import decision as shared
 from qtrain.control.channel import Command
 from qtrain.control.folder import ControlFolder
-from qtrain.control.settings import parse_value
-from qtrain.cycle import CyclePlan, TrialPlan
-from qtrain.errors import ConfigError
+from qtrain.cycle import CyclePlan
 from qtrain.rundir import write_json_atomic
-from qtrain.training.params import apply_params
 
 POLL_S = 0.2
 
@@ -61,32 +58,21 @@ def decide_plan(agent: Runner, plan: CyclePlan) -> CyclePlan:
                 continue
             command = Command(guided.on_deadline, {}, who="deadline")
         if command.command == "approve":
-            plan = _approve(agent, plan, command, decision, rejected)
+            plan, event = shared.approved(agent.config, plan, command, decision, rejected)
+            events.emit("decision", **event)
+            controller.acknowledge(command, "done")
             controller.decision = None
             folder.decision.unlink(missing_ok=True)
             controller.set_state("running")
             return plan
-        slots = _slots(plan, command)
-        fresh = engine.repropose(len(slots))
-        if len(fresh) < len(slots):
+        fresh = engine.repropose(len(shared.slots(plan, command.args)))
+        if len(fresh) < len(shared.slots(plan, command.args)):
             controller.acknowledge(command, "rejected", reason="the proposer has no other points")
             continue
-        new_trials = list(plan.trials)
-        for index, proposal in zip(slots, fresh, strict=True):
-            old = plan.trials[index]
-            rejected[old.trial].append(old.params)
-            new_trials[index] = dataclasses.replace(
-                old, params=proposal.params, metadata=proposal.metadata
-            )
-        events.emit(
-            "decision", id=decision["id"], version=decision["version"], action="reject",
-            who=command.who, trials=[plan.trials[i].trial for i in slots],
-            reason=command.args.get("reason"),
-            diff={str(plan.trials[i].trial): [plan.trials[i].params, new_trials[i].params]
-                  for i in slots},
-        )  # fmt: skip
+        plan, event = shared.rejected_plan(plan, command, fresh, decision, rejected)
+        events.emit("decision", **event)
         controller.acknowledge(command, "done")
-        plan, rejections = CyclePlan(plan.cycle, plan.start_checkpoint, new_trials), rejections + 1
+        rejections += 1
         engine.announce(plan)
 
 
@@ -100,12 +86,8 @@ def _publish(
 ) -> None:
     """Write the pending decision, announce it, and wait in ``waiting-for-decision``."""
     assert agent.controller is not None and agent.events is not None
-    pending = {
-        **decision, "deadline": deadline, "rejections": rejections,
-        "max_rejections": agent.config.guided.max_rejections,
-        "proposals": [{"trial": t.trial, "params": t.params, "metadata": t.metadata}
-                      for t in plan.trials],
-    }  # fmt: skip
+    limit = agent.config.guided.max_rejections
+    pending = shared.pending_record(decision, plan, deadline, rejections, limit)
     folder.root.mkdir(parents=True, exist_ok=True)
     write_json_atomic(folder.decision, pending)
     agent.events.emit("decision_pending", **pending)
@@ -129,76 +111,7 @@ def _wait(agent: Runner, deadline: float | None) -> Command | None:
     return controller.decisions.pop(0)
 
 
-def _slots(plan: CyclePlan, command: Command) -> list[int]:
-    """The plan indices a command names (``trials``; none: every trial)."""
-    wanted = command.args.get("trials") or [t.trial for t in plan.trials]
-    return [i for i, t in enumerate(plan.trials) if t.trial in wanted]
-
-
 def _check(agent: Runner, plan: CyclePlan, args: dict[str, Any], *, rejections: int) -> None:
     """``ValueError`` (one line) unless the decision command applies to ``plan``."""
-    trials = args.get("trials") or []
-    known = {t.trial for t in plan.trials}
-    if not isinstance(trials, list) or any(t not in known for t in trials):
-        raise ValueError(f"trials {trials} are not all among this cycle's {sorted(known)}")
-    if args["command"] == "reject":
-        limit = agent.config.guided.max_rejections
-        if rejections >= limit:
-            raise ValueError(
-                f"guided.max_rejections ({limit}) reached: approve, or edit and approve"
-            )
-        return
-    for trial in plan.trials:
-        if not trials or trial.trial in trials:
-            _edited(agent, trial, args.get("set") or {})
-
-
-def _edited(agent: Runner, trial: TrialPlan, edits: dict[str, Any]) -> dict[str, Any]:
-    """The trial's params with ``edits``, checked by the schema (``ValueError`` naming the key)."""
-    space = agent.config.search_space
-    unknown = [key for key in edits if key not in space]
-    if unknown:
-        raise ValueError(
-            f"edit {unknown[0]!r}: not a search-space parameter ({', '.join(space) or 'none'})"
-        )
-    params = {**trial.params, **{k: parse_value(v) for k, v in edits.items()}}
-    try:
-        apply_params(agent.config, params)
-    except ConfigError as exc:
-        raise ValueError(f"edit: {exc}") from None
-    return params
-
-
-def _approve(
-    agent: Runner,
-    plan: CyclePlan,
-    command: Command,
-    decision: dict[str, Any],
-    rejected: dict[int, list[dict[str, Any]]],
-) -> CyclePlan:
-    """The approved plan: edits applied, every trial's metadata saying how it was decided."""
-    assert agent.events is not None and agent.controller is not None
-    slots = _slots(plan, command)
-    edits = command.args.get("set") or {}
-    trials, diff = [], {}
-    for index, trial in enumerate(plan.trials):
-        params = _edited(agent, trial, edits) if index in slots and edits else trial.params
-        changed = {
-            k: [trial.params.get(k), v] for k, v in params.items() if trial.params.get(k) != v
-        }
-        off_grid = any(
-            v not in agent.config.search_space[k].values for k, v in params.items()
-            if k in agent.config.search_space
-        )  # fmt: skip
-        guided = {"decision": "edited" if changed else "approved", "by": command.who,
-                  "rejected": rejected.get(trial.trial, [])}  # fmt: skip
-        metadata = {**trial.metadata, "guided": guided, **({"off_grid": True} if off_grid else {})}
-        trials.append(dataclasses.replace(trial, params=params, metadata=metadata))
-        if changed:
-            diff[str(trial.trial)] = changed
-    agent.events.emit(
-        "decision", id=decision["id"], version=decision["version"],
-        action="edit" if diff else "approve", who=command.who, diff=diff,
-    )  # fmt: skip
-    agent.controller.acknowledge(command, "done")
-    return CyclePlan(plan.cycle, plan.start_checkpoint, trials)
+    proposals = [(t.trial, t.params) for t in plan.trials]
+    shared.check(agent.config, proposals, args, rejections)

@@ -9,13 +9,16 @@ the event log: a command is new while no event names its id, so a process that o
 (the kfp-local launcher) and the gate can both read, under the channel's lock.
 
 ``resume`` is refused (a new pipeline run continues a stopped one); ``set`` takes only
-``early_stopping.max_cycles``, up to the cycles compiled into the pipeline.
+``early_stopping.max_cycles``, up to the cycles compiled into the pipeline. ``approve`` and
+``reject`` (guided mode) are reviewed against the pending decision by the reader's
+``decide`` hook (none: refused); the propose step that waits for them carries them out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +31,8 @@ from qtrain.events import EventLog, read_events
 MAX_CYCLES = "early_stopping.max_cycles"
 #: What a command that ends a pipeline run makes of it.
 HALTS = {"stop": "stopped", "pause": "paused"}
+#: Reviews a guided decision's ``approve``/``reject``: why it is refused (None: accepted).
+Decide = Callable[[Command], str | None]
 
 
 @dataclass(frozen=True)
@@ -48,10 +53,12 @@ class Halt:
 
 @dataclass(frozen=True)
 class Boundary:
-    """What one read found: the commands it accepted, and the halt (None: go on)."""
+    """What one read found: the commands it accepted, the halt (None: go on), and every
+    accepted command not yet done (``pending``: what a waiting propose step carries out)."""
 
     accepted: list[Command]
     halt: Halt | None
+    pending: list[Command] = dataclasses.field(default_factory=list)
 
 
 def outcomes(events: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
@@ -63,10 +70,12 @@ def outcomes(events: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
     return found
 
 
-def review(command: Command, compiled_cycles: int) -> str | None:
+def review(command: Command, compiled_cycles: int, decide: Decide | None = None) -> str | None:
     """Why a pipeline run refuses ``command`` (None: it takes it)."""
     if command.command in HALTS:
         return None
+    if command.command in ("approve", "reject") and decide is not None:
+        return decide(command)
     if command.command == "resume":
         return (
             "a pipeline run does not hold: a pause ends it at the next cycle boundary, and "
@@ -101,35 +110,43 @@ def max_cycles_set(events: Iterable[dict[str, Any]]) -> int | None:
 
 
 def take_commands(
-    commands: Path, events_file: Path, compiled_cycles: int, cycle: int | None
+    commands: Path,
+    events_file: Path,
+    compiled_cycles: int,
+    cycle: int | None,
+    decide: Decide | None = None,
 ) -> Boundary:
     """Acknowledge the commands of channel ``commands`` that no event of ``events_file``
     names; at a boundary (``cycle``: the cycles concluded) carry out the accepted ones.
 
     A watcher passes ``cycle=None``: it accepts or rejects, and nothing takes effect.
+    ``decide`` reviews ``approve``/``reject`` against a pending decision (see
+    :func:`qtrain.control.decision.review_pending`).
     """
-    with _locked(commands):
+    with locked(commands):
         seen = read_events(events_file) if events_file.is_file() else []
         known = outcomes(seen)
         log = EventLog(events_file)
         accepted: list[Command] = []
+        pending: list[Command] = []
         halt: Halt | None = None
         try:
             for item in ControlChannel(commands).receive():
                 if isinstance(item, BadLine):
                     if f"line-{item.line}" not in known:
-                        _ack(log, f"line-{item.line}", "?", "rejected", reason=item.reason)
+                        ack(log, f"line-{item.line}", "?", "rejected", reason=item.reason)
                     continue
                 got = known.get(item.id, set())
                 if got & {"rejected", "done"}:
                     continue
                 if not got:
-                    reason = review(item, compiled_cycles)
-                    _ack(log, item.id, item.command, "rejected" if reason else "accepted",
+                    reason = review(item, compiled_cycles, decide)
+                    ack(log, item.id, item.command, "rejected" if reason else "accepted",
                          reason=reason)  # fmt: skip
                     if reason:
                         continue
                     accepted.append(item)
+                pending.append(item)
                 if cycle is not None:
                     halt = _carry_out(log, item, cycle, halt)
             if cycle is not None and halt is None:
@@ -139,15 +156,18 @@ def take_commands(
                     halt = Halt("completed", reason, "set", "", cycle)
         finally:
             log.close()
-    return Boundary(accepted, halt)
+    return Boundary(accepted, halt, pending)
 
 
 def _carry_out(log: EventLog, command: Command, cycle: int, halt: Halt | None) -> Halt | None:
     """Make an accepted command take effect at this boundary; the (first) halt it makes."""
     if command.command == "set":
-        _ack(log, command.id, "set", "done", args=dict(command.args))
+        ack(log, command.id, "set", "done", args=dict(command.args))
         return halt
-    _ack(log, command.id, command.command, "done")
+    if command.command not in HALTS:  # a decision whose propose step ended without it
+        ack(log, command.id, command.command, "rejected", reason="its decision is gone")
+        return halt
+    ack(log, command.id, command.command, "done")
     if halt is not None:
         return halt
     verb = "stop" if command.command == "stop" else "pause"
@@ -156,14 +176,14 @@ def _carry_out(log: EventLog, command: Command, cycle: int, halt: Halt | None) -
     return Halt(HALTS[command.command], reason, command.command, command.id, cycle)
 
 
-def _ack(log: EventLog, command_id: str, command: str, outcome: str, **fields: Any) -> None:
+def ack(log: EventLog, command_id: str, command: str, outcome: str, **fields: Any) -> None:
     if fields.get("reason") is None:
         fields.pop("reason", None)
     log.emit("control", id=command_id, command=command, outcome=outcome, **fields)
 
 
 @contextmanager
-def _locked(commands: Path) -> Iterator[None]:
+def locked(commands: Path) -> Iterator[None]:
     """Hold the channel's lock (the one senders take), so two readers never ack twice."""
     commands.parent.mkdir(parents=True, exist_ok=True)
     with commands.open("ab") as handle:

@@ -15,7 +15,7 @@ Nothing here imports kfp.
 """
 
 from qtrain.steps.export import export_run, failure_report
-from qtrain.steps.gate import should_continue
+from qtrain.steps.gate import decided, should_continue
 from qtrain.steps.halving import continue_trial, halve, train_rung
 from qtrain.steps.preprocess import preprocess
 from qtrain.steps.propose import propose
@@ -33,6 +33,7 @@ __all__ = [
     "RunState",
     "check_pipeline_runs",
     "continue_trial",
+    "decided",
     "evaluate_trial",
     "export_run",
     "failure_report",

@@ -75,8 +75,10 @@ def export_run(
     )  # fmt: skip
     report = finish_run(engine, config, layout, events, outcome)
     finish_status(config, state.run_id, status, reason)
-    if model_out is not None:
-        shutil.copytree(layout.export_dir, model_out, dirs_exist_ok=True)
+    if model_out is not None:  # nothing to export: a guided run paused before cycle 1
+        model_out.mkdir(parents=True, exist_ok=True)
+        if layout.export_dir.is_dir():
+            shutil.copytree(layout.export_dir, model_out, dirs_exist_ok=True)
     if report_out is not None:
         shutil.copyfile(layout.report_md, report_out)
     if config.kubeflow.runs_pvc:

@@ -23,3 +23,9 @@ def should_continue(state_dir: Path, config_json: str | None = None) -> bool:
     from qtrain.steps.run_control import gate_commands
 
     return gate_commands(parse_config_json(config_json), state) is None
+
+
+def decided(proposals: list) -> bool:
+    """Guided mode: whether the propose step returned decided trials (none: the run ended
+    while it waited for the decision, and exports)."""
+    return bool(proposals)

@@ -30,6 +30,8 @@ from qtrain.rundir import write_json_atomic as write_json
 
 #: status.json's state for each way a pipeline run ends (it holds no process: a pause ends it).
 END_STATES = {"completed": "completed", "stopped": "stopped", "paused": "stopped"}
+#: The events a pipeline run writes to its live log only (not to a step's state folder).
+LIVE_EVENTS = ("control", "decision_pending", "decision")
 
 
 def control_store_kind(config: RunConfig) -> str | None:
@@ -45,6 +47,12 @@ def control_store_kind(config: RunConfig) -> str | None:
 def check_control_store(config: RunConfig, local: bool = False) -> None:
     """A controllable pipeline needs a store its gate can read (``local``: kfp-local's runs
     directory counts); one line if it has none."""
+    if config.runtime.mode == "guided" and not config.kubeflow.control and not local:
+        raise QtrainError(
+            "runtime.mode=guided in a pipeline waits for decisions sent through the run's "
+            "control channel: set kubeflow.control=true (with kubeflow.runs_pvc or an "
+            "azure_blob store)"
+        )
     if config.kubeflow.control and not local and control_store_kind(config) is None:
         raise QtrainError(
             "kubeflow.control needs a store the gate can read the control channel from: set "
@@ -85,7 +93,10 @@ def _blob_paths(run_dir: RunDirectory) -> dict[str, Path]:
     folder = ControlFolder.of(run_dir.root)
     return {
         EVENTS_FILE: run_dir.events_file,
-        **{path.name: path for path in (folder.commands, folder.status, folder.root / HALT_FILE)},
+        **{
+            path.name: path
+            for path in (folder.commands, folder.status, folder.root / HALT_FILE, folder.decision)
+        },
     }
 
 
@@ -141,14 +152,17 @@ def clear_halt(run_dir: RunDirectory) -> None:
 def adopt_run(exported: RunDirectory, target: RunDirectory) -> None:
     """Move the exported run directory into the live one ``target``.
 
-    ``target`` keeps its ``control/`` folder; its control events that the exported log
-    lacks (acknowledged after the export step read them) join the log before ``run_end``.
+    ``target`` keeps its ``control/`` folder; its control and decision events that the
+    exported log lacks (acknowledged after the export step read them, or written by a guided
+    propose step) join the log before ``run_end``.
     """
     mine = read_events(exported.events_file)
     keys = {json.dumps(e, sort_keys=True) for e in mine}
     live = read_events(target.events_file) if target.events_file.is_file() else []
     extra = [
-        e for e in live if e.get("type") == "control" and json.dumps(e, sort_keys=True) not in keys
+        e
+        for e in live
+        if e.get("type") in LIVE_EVENTS and json.dumps(e, sort_keys=True) not in keys
     ]
     if extra:
         end = [mine.pop()] if mine and mine[-1].get("type") == "run_end" else []
