@@ -146,6 +146,7 @@ def submit_run(
     credentials: TokenCredentialsBase | None = None,
     progress: Callable[[str], None] | None = None,
     once: bool = False,
+    resume_from: str | None = None,
 ) -> SubmittedRun:
     """Compile ``config`` into the pipeline and start one run of it in ``experiment``.
 
@@ -154,8 +155,12 @@ def submit_run(
     ``progress`` receives one line on submission and on every state change. With ``once``
     the run is named after the config's digest and nothing is submitted when the experiment
     already has a run of that name (``skipped``): a GitOps hook that fires on every sync
-    then starts a run only when the config changed.
+    then starts a run only when the config changed. ``resume_from``: a stopped or paused
+    pipeline run's directory on ``kubeflow.runs_pvc`` (relative: under
+    ``runtime.output_dir``), which the new run's preprocess step resumes.
     """
+    if resume_from is not None:
+        _check_resume(config, resume_from, once)
     experiment = _check_experiment(experiment)
     if wait and not (timeout > 0 and poll_interval > 0):
         raise KfpArgumentError("--timeout and --poll-interval must be positive seconds")
@@ -170,6 +175,7 @@ def submit_run(
         once=once,
         namespace=namespace,
         report=report,
+        resume_from=resume_from,
     )
     if not wait or run.skipped:
         return run
@@ -210,6 +216,26 @@ def schedule_run(
         namespace=namespace,
         max_concurrency=max_concurrency,
     )
+
+
+def _check_resume(config: RunConfig, resume_from: str, once: bool) -> None:
+    """One line unless the pipeline can read the stopped run ``resume_from`` on its volume."""
+    if once:
+        raise KfpArgumentError("--once and --resume do not go together: a resume runs once")
+    if not resume_from.strip() or ".." in Path(resume_from).parts:
+        raise KfpArgumentError(f"--resume {resume_from!r} is not a run directory")
+    if not config.kubeflow.runs_pvc:
+        blob = config.storage.kind == "azure_blob"
+        raise KfpArgumentError(
+            "--resume reads the stopped run's directory (data, history, events) from the runs "
+            "volume, and this config has no kubeflow.runs_pvc"
+            + (" (its azure_blob store keeps checkpoints and control files only)" if blob else "")
+        )
+    if not config.kubeflow.control:
+        raise KfpArgumentError(
+            "--resume continues a run that `qtrain stop`/`pause` ended through its control "
+            "channel: the config needs kubeflow.control=true"
+        )
 
 
 def _check_experiment(experiment: str) -> str:

@@ -55,8 +55,10 @@ def start_run(
     once: bool,
     namespace: str | None,
     report: Callable[[str], None],
+    resume_from: str | None = None,
 ) -> SubmittedRun:
-    """Compile ``config`` and start a run of it in ``experiment`` (see ``client.submit_run``).
+    """Compile ``config`` and start a run of it in ``experiment`` (see ``client.submit_run``);
+    ``resume_from``: the stopped run it continues.
 
     With ``once`` the run is named after the config's digest, and an existing run of that
     name is returned (``skipped``) instead of starting another.
@@ -64,7 +66,9 @@ def start_run(
     if once:
         run_name = run_name or config_run_name(config)
     with tempfile.TemporaryDirectory(prefix="qtrain-kfp-") as folder:
-        package = compile_pipeline(config, Path(folder) / f"{PIPELINE_NAME}.yaml")
+        package = compile_pipeline(
+            config, Path(folder) / f"{PIPELINE_NAME}.yaml", resume_from=resume_from
+        )
         with calling(url, f"creating experiment {experiment!r}"):
             experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
         if once:
@@ -86,7 +90,7 @@ def start_run(
             result = client.create_run_from_pipeline_package(
                 str(package),
                 arguments={PARAMETER: config.model_dump_json()},
-                run_name=run_name or _timestamped(PIPELINE_NAME),
+                run_name=run_name or _timestamped(PIPELINE_NAME, resume_from),
                 experiment_id=experiment_id,
             )
     run = SubmittedRun(
@@ -131,5 +135,7 @@ def wait_for_run(
         time.sleep(min(poll_interval, remaining))
 
 
-def _timestamped(name: str) -> str:
+def _timestamped(name: str, resume_from: str | None = None) -> str:
+    if resume_from:
+        name = f"{name} resume {resume_from}"
     return f"{name} {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H-%M-%S}"

@@ -93,8 +93,9 @@ def build_pipeline(
     return qtrain_training
 
 
-def compile_pipeline(config: RunConfig, output: Path) -> Path:
+def compile_pipeline(config: RunConfig, output: Path, resume_from: str | None = None) -> Path:
     """Compile ``config``'s pipeline to KFP IR YAML at ``output``; returns the path.
+    ``resume_from``: the stopped run's directory it continues (see ``build_pipeline``).
 
     A pipeline over :data:`MAX_PIPELINE_BYTES` (Argo Workflows keeps the whole spec in
     one etcd object) is refused with a one-line error, and ``output`` is left untouched.
@@ -105,7 +106,8 @@ def compile_pipeline(config: RunConfig, output: Path) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".partial-{output.name}")
     try:
-        compiler.Compiler().compile(build_pipeline(config), package_path=str(partial))
+        pipeline = build_pipeline(config, resume_from=resume_from)
+        compiler.Compiler().compile(pipeline, package_path=str(partial))
         size = partial.stat().st_size
         if size > MAX_PIPELINE_BYTES:
             rungs = runs_rungs(config)

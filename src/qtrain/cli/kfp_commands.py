@@ -57,9 +57,21 @@ def submit(
     poll_interval: Annotated[float, typer.Option(help="With --wait: seconds between polls")] = 5.0,
     namespace: Namespace = None,
     token: Token = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Continue this stopped or paused pipeline run: its run directory (its own "
+            "config.yaml is submitted), or its run id on kubeflow.runs_pvc (with CONFIG)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Compile the config into the pipeline and start one run on a Kubeflow Pipelines API."""
-    config = config_from_args(args)
+    if resume is None:
+        config, resume_from = config_from_args(args), None
+    else:
+        config, resume_from = _resume_target(resume, args)
     with kfp_extra("submit"):
         from qtrain_kfp.pipelines import client
     run = client.submit_run(
@@ -74,6 +86,7 @@ def submit(
         token=token,
         progress=lambda line: console.print(line, highlight=False, soft_wrap=True),
         once=once,
+        resume_from=resume_from,
     )
     if wait and not run.skipped:
         run.raise_unless_succeeded()
@@ -81,6 +94,45 @@ def submit(
     if run.state:
         out.print(f"state: {run.state}", highlight=False)
     out.print(f"run details: {run.url}", highlight=False, soft_wrap=True)
+
+
+def _resume_target(run: str, args: list[str] | None) -> tuple[RunConfig, str]:
+    """``submit --resume RUN``: the config to submit and the run directory to resume, relative
+    to ``runtime.output_dir`` on the runs volume.
+
+    A RUN that is a directory here (the runs volume mounted, or a copy of the run directory)
+    is checked now and its own ``config.yaml`` is submitted; a bare run id is submitted with
+    CONFIG, and the resume step checks it on the cluster.
+    """
+    from qtrain.config import load_config
+    from qtrain.errors import QtrainError
+    from qtrain.rundir import RunDirectory
+    from qtrain.steps.resume import resume_point
+
+    path = Path(run)
+    if path.is_dir():
+        run_dir = RunDirectory(path)
+        _, concluded = resume_point(run_dir)
+        if args:
+            raise QtrainError(
+                "--resume RUN (a run directory) submits the run's own config.yaml: give no "
+                "CONFIG or key=value"
+            )
+        if not run_dir.config_file.is_file():
+            raise QtrainError(f"{path} is not a qtrain run directory (no config.yaml)")
+        config = load_config(run_dir.config_file)
+        if concluded >= config.early_stopping.max_cycles:
+            raise QtrainError(f"run {run_dir.run_id} already ran its {concluded} cycles")
+        run_id = run_dir.run_id
+    elif path.is_absolute() or len(path.parts) != 1 or run.strip() in ("", ".", ".."):
+        raise QtrainError(
+            f"--resume {run!r}: no such run directory; give a run directory, or the run id "
+            "of a run on the config's kubeflow.runs_pvc"
+        )
+    else:
+        config, run_id = config_from_args(args), run.strip()
+    runtime = config.runtime.model_copy(update={"run_id": run_id})
+    return config.model_copy(update={"runtime": runtime}), run_id
 
 
 def schedule(

@@ -20,7 +20,7 @@ from qtrain.cycle import RunState
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog, read_events
 from qtrain.rundir import RunDirectory, StateFolder, TrialFolder, write_json_atomic
-from qtrain.steps.run_control import clear_halt
+from qtrain.steps.run_control import clear_halt, control_store_kind, start_live_run
 from qtrain.steps.state import init_state, restore_engine
 
 RESUMABLE = ("stopped", "paused")
@@ -90,4 +90,6 @@ def resume_run(
     log.emit("resume", run_id=run_dir.run_id, cycles=concluded, incumbent=incumbent, engine="kfp")
     log.close()
     clear_halt(run_dir)
+    if control_store_kind(config) == "volume":  # on a cluster: live again for its clients
+        start_live_run(run_dir, config)
     return load_prepared(data_dir).report
