@@ -9,20 +9,19 @@ during the final export) and finishes it with ``qtrain run --resume``.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from safetensors.torch import load_file
+from support.run_process import ENV, cli, events, wait_for
 
 from qtrain.control.folder import ControlFolder
-from qtrain.events import read_events
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +31,6 @@ OVERRIDES = [
     "training.steps_per_cycle=16", "training.logging_steps=1", "early_stopping.max_cycles=2",
     "data.eval_size=32", "evaluation.max_new_tokens=8", "runtime.threads=1",
 ]  # fmt: skip
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def _start(tmp_path: Path, run_id: str, *extra: str) -> subprocess.Popen[str]:
@@ -44,27 +42,6 @@ def _start(tmp_path: Path, run_id: str, *extra: str) -> subprocess.Popen[str]:
         cmd += [str(REPO / "configs/tiny.yaml"), *args, *extra]
     return subprocess.Popen(cmd, cwd=tmp_path, env=ENV, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-
-
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "qtrain.cli.app", *args, "--output-dir", str(tmp_path)]
-    return subprocess.run(cmd, cwd=tmp_path, env=ENV, text=True, capture_output=True, timeout=120)
-
-
-def _events(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "events.jsonl"
-    return read_events(path) if path.is_file() else []
-
-
-def _wait_for(run_dir: Path, seen: Callable[[dict[str, Any]], bool], proc: Any = None) -> None:
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if any(seen(e) for e in _events(run_dir)):
-            return
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the run ended early: {proc.stderr.read()[-2000:]}")
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for the run")
 
 
 def _mid_cycle_2(event: dict[str, Any]) -> bool:
@@ -102,38 +79,55 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return _finished(root / "ref")
 
 
+@pytest.fixture(params=["local", "azure_blob"])
+def store(request: pytest.FixtureRequest) -> Any:
+    """Overrides for the checkpoint store: the local one, or Azure Blob (Azurite)."""
+    if request.param == "local":
+        yield []
+        return
+    azurite = request.getfixturevalue("azurite")
+    ENV["AZURE_STORAGE_CONNECTION_STRING"] = azurite.connection_string
+    try:
+        yield ["storage.kind=azure_blob", f"storage.container=ctl-{uuid.uuid4().hex[:12]}"]
+    finally:
+        ENV.pop("AZURE_STORAGE_CONNECTION_STRING", None)
+
+
 def _resume(tmp_path: Path, run_id: str) -> subprocess.CompletedProcess[str]:
     proc = _start(tmp_path, run_id, "--resume", str(tmp_path / run_id))
     out, err = proc.communicate(timeout=600)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def test_pause_now_then_sigkill_then_resume(tmp_path: Path, reference: dict[str, Any]) -> None:
-    proc = _start(tmp_path, "r")
+@pytest.mark.parametrize("now", [True, False], ids=["pause-now", "pause-after-trial"])
+def test_pause_then_sigkill_then_resume(
+    tmp_path: Path, reference: dict[str, Any], store: list[str], now: bool
+) -> None:
+    proc = _start(tmp_path, "r", *store)
     run_dir = tmp_path / "r"
-    _wait_for(run_dir, _mid_cycle_2, proc)
-    paused = _cli(tmp_path, "pause", "r", "--now")
+    wait_for(run_dir, _mid_cycle_2, proc)
+    paused = cli(tmp_path, "pause", "r", *(["--now"] if now else ["--after", "trial"]))
     assert paused.returncode == 0, paused.stderr
-    _wait_for(run_dir, lambda e: e["type"] == "state" and e["state"] == "paused", proc)
-    status = _cli(tmp_path, "status", "r")
+    wait_for(run_dir, lambda e: e["type"] == "state" and e["state"] == "paused", proc)
+    status = cli(tmp_path, "status", "r")
     assert "paused" in status.stdout and "cycle 2" in status.stdout
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
-    status = _cli(tmp_path, "status", "r")
+    status = cli(tmp_path, "status", "r")
     assert "interrupted" in status.stdout and "resumable" in status.stdout
-    assert (ControlFolder.of(run_dir).suspended).is_file()
+    assert ControlFolder.of(run_dir).suspended.is_file() == now  # saved mid-trial or not
     resumed = _resume(tmp_path, "r")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     _same(_finished(run_dir), reference)
-    resumes = [e for e in _events(run_dir) if e["type"] == "resume"]
+    resumes = [e for e in events(run_dir) if e["type"] == "resume"]
     assert resumes and resumes[-1]["cycles"] == 1
 
 
 def test_sigkill_mid_trial_resumes_from_the_last_commit(
-    tmp_path: Path, reference: dict[str, Any]
+    tmp_path: Path, reference: dict[str, Any], store: list[str]
 ) -> None:
-    proc = _start(tmp_path, "k")
-    _wait_for(tmp_path / "k", _mid_cycle_2, proc)
+    proc = _start(tmp_path, "k", *store)
+    wait_for(tmp_path / "k", _mid_cycle_2, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     resumed = _resume(tmp_path, "k")
@@ -146,15 +140,15 @@ def test_sigkill_mid_trial_resumes_from_the_last_commit(
     [("sigterm", 143), ("ctrl-c twice", 130), ("qtrain stop", 0)],
 )
 def test_stops_are_graceful_and_resumable(
-    tmp_path: Path, reference: dict[str, Any], interrupt: str, code: int
+    tmp_path: Path, reference: dict[str, Any], store: list[str], interrupt: str, code: int
 ) -> None:
-    proc = _start(tmp_path, "s")
+    proc = _start(tmp_path, "s", *store)
     run_dir = tmp_path / "s"
-    _wait_for(run_dir, _mid_cycle_2, proc)
+    wait_for(run_dir, _mid_cycle_2, proc)
     if interrupt == "sigterm":
         proc.send_signal(signal.SIGTERM)
     elif interrupt == "qtrain stop":
-        assert _cli(tmp_path, "stop", "s").returncode == 0
+        assert cli(tmp_path, "stop", "s").returncode == 0
     else:
         proc.send_signal(signal.SIGINT)
         time.sleep(0.05)
@@ -163,18 +157,18 @@ def test_stops_are_graceful_and_resumable(
     assert proc.returncode == code, err[-2000:]
     report = json.loads((run_dir / "report.json").read_text())
     assert report["status"] == "stopped"
-    assert "stopped" in _cli(tmp_path, "status", "s").stdout
+    assert "stopped" in cli(tmp_path, "status", "s").stdout
     resumed = _resume(tmp_path, "s")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     _same(_finished(run_dir), reference)
 
 
 def test_a_kill_during_the_final_export_resumes_to_the_export(
-    tmp_path: Path, reference: dict[str, Any]
+    tmp_path: Path, reference: dict[str, Any], store: list[str]
 ) -> None:
-    proc = _start(tmp_path, "e")
+    proc = _start(tmp_path, "e", *store)
     run_dir = tmp_path / "e"
-    _wait_for(run_dir, lambda e: e["type"] == "cycle_end" and e["stop"], proc)
+    wait_for(run_dir, lambda e: e["type"] == "cycle_end" and e["stop"], proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     resumed = _resume(tmp_path, "e")
@@ -185,30 +179,28 @@ def test_a_kill_during_the_final_export_resumes_to_the_export(
 def test_bad_commands_are_one_line_and_the_run_goes_on(tmp_path: Path) -> None:
     proc = _start(tmp_path, "b", "training.steps_per_cycle=2000")  # long enough to poke at
     run_dir = tmp_path / "b"
-    _wait_for(run_dir, lambda e: e["type"] == "step", proc)
+    wait_for(run_dir, lambda e: e["type"] == "step", proc)
     second = _start(tmp_path, "b2", "--resume", str(run_dir))
     _, err = second.communicate(timeout=120)
     assert second.returncode == 2 and "is being run by process" in err
-    unknown = _cli(tmp_path, "set", "b", "training.learning_rate=1")
+    unknown = cli(tmp_path, "set", "b", "training.learning_rate=1")
     assert unknown.returncode == 2 and "not a setting a running run takes" in unknown.stderr
-    bad_value = _cli(tmp_path, "set", "b", "early_stopping.max_cycles=-3")
+    bad_value = cli(tmp_path, "set", "b", "early_stopping.max_cycles=-3")
     assert bad_value.returncode == 2 and "early_stopping.max_cycles" in bad_value.stderr
-    resume_running = _cli(tmp_path, "resume", "b")
+    resume_running = cli(tmp_path, "resume", "b")
     assert resume_running.returncode == 2 and "not paused" in resume_running.stderr
     with ControlFolder.of(run_dir).commands.open("a", encoding="utf-8") as handle:
         handle.write("{corrupt\n")
-    unknown_run = _cli(tmp_path, "status", "nope")
+    unknown_run = cli(tmp_path, "status", "nope")
     assert unknown_run.returncode == 2 and "no run 'nope'" in unknown_run.stderr
-    stopped = _cli(tmp_path, "stop", "b")
+    stopped = cli(tmp_path, "stop", "b")
     assert stopped.returncode == 0, stopped.stderr
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-2000:]  # refused commands did not disturb it
-    rejected = [
-        e for e in _events(run_dir) if e["type"] == "control" and e["outcome"] == "rejected"
-    ]
+    rejected = [e for e in events(run_dir) if e["type"] == "control" and e["outcome"] == "rejected"]
     assert [e["command"] for e in rejected] == ["resume", "?"]
     assert "no command" in rejected[-1]["reason"]
-    after = _cli(tmp_path, "pause", "b")
+    after = cli(tmp_path, "pause", "b")
     assert after.returncode == 2 and "stopped, not running" in after.stderr
 
 
@@ -217,45 +209,24 @@ def test_a_completed_run_is_not_resumed(tmp_path: Path, reference: dict[str, Any
     proc.communicate(timeout=600)
     again = _resume(tmp_path, "c")
     assert again.returncode == 2 and "already completed" in again.stderr
-    assert "completed" in _cli(tmp_path, "status", "c").stdout
-    listed = _cli(tmp_path, "runs")
+    assert "completed" in cli(tmp_path, "status", "c").stdout
+    listed = cli(tmp_path, "runs")
     assert listed.returncode == 0 and "c" in listed.stdout and "completed" in listed.stdout
 
 
 def test_set_extends_a_running_run(tmp_path: Path) -> None:
     proc = _start(tmp_path, "x")
     run_dir = tmp_path / "x"
-    _wait_for(run_dir, lambda e: e["type"] == "step", proc)
-    result = _cli(tmp_path, "set", "x", "early_stopping.max_cycles=3")
+    wait_for(run_dir, lambda e: e["type"] == "step", proc)
+    result = cli(tmp_path, "set", "x", "early_stopping.max_cycles=3")
     assert result.returncode == 0, result.stderr
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-2000:]
     report = json.loads((run_dir / "report.json").read_text())
     assert len(report["cycles"]) == 3 and "max_cycles 3" in report["stopped_because"]
-    settings = [e for e in _events(run_dir) if e["type"] == "settings"]
+    settings = [e for e in events(run_dir) if e["type"] == "settings"]
     assert settings[0]["diff"] == {"early_stopping.max_cycles": [2, 3]}
     assert "max_cycles: 3" in (run_dir / "config.yaml").read_text()
-
-
-def test_azure_blob_run_pauses_dies_and_resumes(
-    tmp_path: Path, reference: dict[str, Any], azurite: Any
-) -> None:
-    """The same on Azure Blob Storage (Azurite): the checkpoints live in the container."""
-    ENV["AZURE_STORAGE_CONNECTION_STRING"] = azurite.connection_string
-    try:
-        blob = ["storage.kind=azure_blob", f"storage.container=ctl-{os.getpid()}"]
-        proc = _start(tmp_path, "z", *blob)
-        run_dir = tmp_path / "z"
-        _wait_for(run_dir, _mid_cycle_2, proc)
-        assert _cli(tmp_path, "pause", "z", "--now").returncode == 0
-        _wait_for(run_dir, lambda e: e["type"] == "state" and e["state"] == "paused", proc)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-        resumed = _resume(tmp_path, "z")
-        assert resumed.returncode == 0, resumed.stderr[-2000:]
-        _same(_finished(run_dir), reference)
-    finally:
-        ENV.pop("AZURE_STORAGE_CONNECTION_STRING", None)
 
 
 def _log_lines(text: str) -> list[str]:
@@ -272,7 +243,7 @@ def test_watch_from_another_terminal_shows_the_same_view(tmp_path: Path) -> None
     env = {**ENV, "COLUMNS": "200"}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    _wait_for(tmp_path / "w", lambda e: e["type"] == "step" and e["cycle"] == 1, proc)
+    wait_for(tmp_path / "w", lambda e: e["type"] == "step" and e["cycle"] == 1, proc)
     watch = subprocess.run(
         [sys.executable, "-m", "qtrain.cli.app", "watch", "w", "--output-dir", str(tmp_path)],
         cwd=tmp_path, env=env, text=True, capture_output=True, timeout=600,

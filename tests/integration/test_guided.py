@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from qtrain.events import read_events
+from support.run_process import ENV, cli, events, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +24,6 @@ OVERRIDES = [
     "runtime.mode=guided", "training.steps_per_cycle=8", "data.eval_size=32",
     "evaluation.max_new_tokens=8", "runtime.threads=1", "early_stopping.max_cycles=3",
 ]  # fmt: skip
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def _cmd(tmp_path: Path, run_id: str, *extra: str) -> list[str]:
@@ -34,27 +32,8 @@ def _cmd(tmp_path: Path, run_id: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "qtrain.cli.app", "run", config, *OVERRIDES, *where, *extra]
 
 
-def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "qtrain.cli.app", *args, "--output-dir", str(tmp_path)]
-    return subprocess.run(cmd, cwd=tmp_path, env=ENV, text=True, capture_output=True, timeout=120)
-
-
-def _events(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "events.jsonl"
-    return read_events(path) if path.is_file() else []
-
-
-def _wait_for(run_dir: Path, seen: Callable[[dict[str, Any]], bool], count: int = 1) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if sum(1 for e in _events(run_dir) if seen(e)) >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for the run")
-
-
-def _pending(cycle: int, count: int = 1) -> tuple[Callable[[dict[str, Any]], bool], int]:
-    return (lambda e: e["type"] == "decision_pending" and e["cycle"] == cycle), count
+def _pending(cycle: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda e: e["type"] == "decision_pending" and e["cycle"] == cycle
 
 
 def _check_session(run_dir: Path) -> None:
@@ -64,7 +43,7 @@ def _check_session(run_dir: Path) -> None:
     edited = next(r for r in history if r["cycle"] == 2 and r["trial"] == 1)
     assert edited["params"]["training.learning_rate"] == 0.004
     assert edited["proposal"]["off_grid"] is True
-    decisions = [e for e in _events(run_dir) if e["type"] == "decision"]
+    decisions = [e for e in events(run_dir) if e["type"] == "decision"]
     assert [d["action"] for d in decisions] == ["approve", "edit", "reject", "approve"]
     assert all(d["who"] for d in decisions)
     assert decisions[1]["diff"]["1"]["training.learning_rate"][1] == 0.004
@@ -84,31 +63,31 @@ def test_a_guided_session_from_the_cli(tmp_path: Path) -> None:
     proc = subprocess.Popen(_cmd(tmp_path, "g", "--quiet"), cwd=tmp_path, env=ENV, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     run_dir = tmp_path / "g"
-    _wait_for(run_dir, *_pending(1))
-    status = _cli(tmp_path, "status", "g")
+    wait_for(run_dir, _pending(1))
+    status = cli(tmp_path, "status", "g")
     assert "waiting-for-decision" in status.stdout and "decision" in status.stdout
-    assert _cli(tmp_path, "approve", "g").returncode == 0
-    _wait_for(run_dir, *_pending(2))
-    unknown = _cli(tmp_path, "approve", "g", "--set", "training.nope=1")
+    assert cli(tmp_path, "approve", "g").returncode == 0
+    wait_for(run_dir, _pending(2))
+    unknown = cli(tmp_path, "approve", "g", "--set", "training.nope=1")
     assert unknown.returncode == 2 and "not a search-space parameter" in unknown.stderr
-    invalid = _cli(tmp_path, "approve", "g", "--set", "training.learning_rate=-1")
+    invalid = cli(tmp_path, "approve", "g", "--set", "training.learning_rate=-1")
     assert invalid.returncode == 2 and "learning_rate" in invalid.stderr
-    assert _cli(tmp_path, "reject", "g", "--trial", "7").returncode == 2
-    edit = _cli(tmp_path, "approve", "g", "--trial", "1", "--set", "training.learning_rate=0.004")
+    assert cli(tmp_path, "reject", "g", "--trial", "7").returncode == 2
+    edit = cli(tmp_path, "approve", "g", "--trial", "1", "--set", "training.learning_rate=0.004")
     assert edit.returncode == 0, edit.stderr
-    stale = _cli(tmp_path, "approve", "g", "--version", "1")
+    stale = cli(tmp_path, "approve", "g", "--version", "1")
     assert stale.returncode == 2 and "waits for no decision" in stale.stderr
-    _wait_for(run_dir, *_pending(3))
-    reject = _cli(tmp_path, "reject", "g", "--trial", "1", "--reason", "too hot")
+    wait_for(run_dir, _pending(3))
+    reject = cli(tmp_path, "reject", "g", "--trial", "1", "--reason", "too hot")
     assert reject.returncode == 0, reject.stderr
-    _wait_for(run_dir, *_pending(3, count=2))
-    old = _cli(tmp_path, "approve", "g", "--version", "1")
+    wait_for(run_dir, _pending(3), count=2)
+    old = cli(tmp_path, "approve", "g", "--version", "1")
     assert old.returncode == 2 and "stale decision version 1" in old.stderr
-    assert _cli(tmp_path, "approve", "g").returncode == 0
+    assert cli(tmp_path, "approve", "g").returncode == 0
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     _check_session(run_dir)
-    nothing = _cli(tmp_path, "approve", "g")
+    nothing = cli(tmp_path, "approve", "g")
     assert nothing.returncode == 2 and "completed, not running" in nothing.stderr
 
 
@@ -156,5 +135,5 @@ def test_a_deadline_can_approve_on_its_own(tmp_path: Path) -> None:
     done = subprocess.run(_cmd(tmp_path, "d", "--quiet", *extra), cwd=tmp_path, env=ENV,
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    decisions = [e for e in _events(tmp_path / "d") if e["type"] == "decision"]
+    decisions = [e for e in events(tmp_path / "d") if e["type"] == "decision"]
     assert [(d["action"], d["who"]) for d in decisions] == [("approve", "deadline")] * 2

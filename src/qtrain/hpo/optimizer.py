@@ -244,14 +244,19 @@ class QuboOptimizer(AskTellOptimizer):
             if pool:
                 scores = model.predict(np.array([self.encoding.encode_key(k) for k in pool]))
                 ranked = [pool[i] for i in np.argsort(scores, kind="stable")]
-                if region is not None and regions.count("local") < n_local:
-                    ranked.sort(key=lambda k: not region.contains(k))  # stable: local first
+                short = n_local - regions.count("local")
+                if region is not None and short > 0:  # every local sample was tried before:
+                    inside = [k for k in ranked if region.contains(k)][:short]  # QUBO's best
+                    chosen, regions = chosen + inside, regions + ["ranked"] * len(inside)
+                    ranked = [k for k in ranked if k not in inside]
         keys = self._fill(n, chosen, ranked)
         metadata = []
         for i, key in enumerate(keys):
             energy = float(model.predict(self.encoding.encode_key(key)[None, :].astype(float))[0])
-            if i < len(chosen):
-                metadata.append({**meta, "region": regions[i], "energy": energy})
+            if i < len(chosen):  # "ranked": the untried point of lowest QUBO energy in the region
+                region_of = {"region": "local", "ranked": True} if regions[i] == "ranked" else {
+                    "region": regions[i]}  # fmt: skip
+                metadata.append({**meta, **region_of, "energy": energy})
             else:
                 metadata.append({**meta, "source": "fill", "energy": energy})
         return keys, metadata
