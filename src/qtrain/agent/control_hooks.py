@@ -76,6 +76,21 @@ def stop_on_signals(controller: RunController) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+@contextmanager
+def shielded() -> Iterator[None]:
+    """While the run writes its report and releases its lock, Ctrl-C and SIGTERM wait
+    (a second Ctrl-C right after the first must not leave a run without its report)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def save_suspended(
     folder: ControlFolder, trial: TrialPlan, suspended: TrialSuspended, events: EventLog
 ) -> Segment:

@@ -66,7 +66,6 @@ class QuantumTrainingAgent:
         self.exit_code = 0
         self._started = 0.0
 
-    # -- views of the engine's state -----------------------------------------------------
     @property
     def cycle(self) -> int:
         """The last concluded cycle (0 before the first)."""
@@ -228,7 +227,8 @@ class QuantumTrainingAgent:
             self.stopped_because = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            report = self._finish(status, exports)
+            with hooks.shielded():
+                report = self._finish(status, exports)
         return report
 
     # -- helpers -------------------------------------------------------------------------
