@@ -143,3 +143,20 @@ def put_if_unchanged(blob: Any, data: bytes, etag: str | None) -> str | None:
         )["etag"]
     except (exceptions.ResourceExistsError, exceptions.ResourceModifiedError):
         return None
+
+
+def append_once(blob: Any, data: bytes, attempts: int = 20) -> bool:
+    """Append ``data`` to ``blob`` by compare-and-swap on its etag (False: it kept changing).
+
+    ``data`` already at the blob's end (a retried append whose response was lost) is not
+    appended again.
+    """
+    for _ in range(attempts):
+        try:
+            download = blob.download_blob()
+            old, etag = download.readall(), download.properties.etag
+        except errors().ResourceNotFoundError:
+            old, etag = b"", None
+        if old.endswith(data) or put_if_unchanged(blob, old + data, etag) is not None:
+            return True
+    return False

@@ -253,6 +253,12 @@ class AzureBlobCheckpointStore:
         with translated(f"writing {filename} to {self.where}"):
             self.blobs.client(f".run/{check_name(filename)}").upload_blob(data, overwrite=True)
 
+    def append_run_file(self, filename: str, data: bytes) -> None:
+        """Append ``data`` to ``.run/<filename>``; racing appenders never lose a line."""
+        with translated(f"appending to {filename} in {self.where}"):
+            if not _azure.append_once(self.blobs.client(f".run/{check_name(filename)}"), data):
+                raise CheckpointError(f"{filename} in {self.where} kept changing: try again")
+
     def read_run_file(self, filename: str) -> bytes | None:
         """The bytes of ``.run/<filename>``, or None if it was never written."""
         with translated(f"reading {filename} from {self.where}"):

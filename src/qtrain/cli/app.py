@@ -38,9 +38,10 @@ def _add_subcommands() -> None:
     register_kfp_commands(app)
 
     from qtrain.cli import control_commands as control
+    from qtrain.cli import run_views
 
-    for command in (control.pause, control.resume, control.stop, control.status, control.runs,
-                    control.watch):  # fmt: skip
+    for command in (control.pause, control.resume, control.stop, run_views.status,
+                    run_views.runs, run_views.watch):  # fmt: skip
         app.command()(command)
     app.command("set")(control.set_settings)
     app.command()(control.approve)

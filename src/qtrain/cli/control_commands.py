@@ -1,18 +1,16 @@
-"""``qtrain pause | resume | stop | set | status | runs | watch``: clients of a run's control
+"""``qtrain pause | resume | stop | set | approve | reject``: clients of a run's control
 folder (see :mod:`qtrain.control`); none of them needs the run's process beyond its files."""
 
 from __future__ import annotations
 
 import json
-import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from qtrain.cli.common import console, out
+from qtrain.cli.common import out
 from qtrain.cli.run_lookup import find_run, require_live, view, wait_for_ack
 from qtrain.errors import QtrainError
 
@@ -20,7 +18,17 @@ RunArg = Annotated[str, typer.Argument(help="A run directory, or a run id under 
 OutputDir = Annotated[
     Path, typer.Option("--output-dir", help="Where run ids are looked up (runtime.output_dir)")
 ]
+Pipeline = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="RUN is a pipeline run submitted with this config (kubeflow.control): reach its "
+        "channel in its store (the runs volume or Azure Blob)",
+    ),
+]
 ACK_TIMEOUT_S = 30.0
+#: The states in which a pipeline run's steps still read its channel.
+TAKES_COMMANDS = ("starting", "running", "waiting-for-decision")
 
 
 class After(StrEnum):
@@ -30,23 +38,73 @@ class After(StrEnum):
     cycle = "cycle"
 
 
-def _send(run: str, output_dir: Path, command: str, **args: Any) -> dict[str, Any]:
-    """Send a command to a live run and wait for its acknowledgement; rejected: one line."""
+def _send(
+    run: str, output_dir: Path, command: str, pipeline: Path | None = None, **args: Any
+) -> dict[str, Any] | None:
+    """Send a command to a live run and wait for its acknowledgement; rejected: one line.
+
+    None: a pipeline run's gate reads it at the next cycle boundary (said to the user).
+    """
+    if pipeline is not None:
+        return _send_to_pipeline(pipeline, run, command, **args)
     from qtrain.control import ControlChannel
     from qtrain.control.folder import ControlFolder
 
     run_dir = find_run(run, output_dir)
     require_live(view(run_dir))
     sent = ControlChannel(ControlFolder.of(run_dir.root).commands).send(command, **args)
-    ack = wait_for_ack(run_dir, sent.id, ACK_TIMEOUT_S)
+    return _acknowledged(run_dir.run_id, command, wait_for_ack(run_dir, sent.id, ACK_TIMEOUT_S))
+
+
+def _acknowledged(run_id: str, command: str, ack: dict[str, Any] | None) -> dict[str, Any]:
     if ack is None:
         raise QtrainError(
-            f"run {run_dir.run_id} did not acknowledge {command} within {ACK_TIMEOUT_S:.0f} s "
+            f"run {run_id} did not acknowledge {command} within {ACK_TIMEOUT_S:.0f} s "
             "(it reads commands after each optimizer step): check `qtrain status`"
         )
     if ack["outcome"] == "rejected":
-        raise QtrainError(f"run {run_dir.run_id} rejected {command}: {ack.get('reason')}")
+        raise QtrainError(f"run {run_id} rejected {command}: {ack.get('reason')}")
     return ack
+
+
+def _pipeline_view(config_path: Path, run: str) -> tuple[Any, Any]:
+    """The config and the channel's view of pipeline run ``run``; one line unless live."""
+    from qtrain.config import load_config
+    from qtrain.control.status import LIVE_STATES
+    from qtrain.steps import run_channel
+
+    config = load_config(config_path)
+    seen = run_channel.look(config, run)
+    if seen.state in LIVE_STATES and seen.state not in TAKES_COMMANDS:
+        raise QtrainError(f"pipeline run {run} is {seen.state}: it takes no more commands")
+    if seen.state not in LIVE_STATES:
+        raise QtrainError(
+            f"pipeline run {run} is {seen.state}, not running (`qtrain submit --resume RUN` "
+            "continues a stopped one)"
+        )
+    return config, seen
+
+
+def _send_to_pipeline(config_path: Path, run: str, command: str, **args: Any) -> Any:
+    """Append ``command`` to a pipeline run's channel; wait for the acknowledgement where a
+    step reads at once (a guided propose step waiting for its decision)."""
+    from qtrain.control.boundary import review
+    from qtrain.control.channel import Command
+    from qtrain.steps import run_channel
+
+    config, seen = _pipeline_view(config_path, run)
+    refused = review(Command(command, args), config.early_stopping.max_cycles)
+    if command not in ("approve", "reject") and refused:  # the gate's own check, here first
+        raise QtrainError(f"pipeline run {run} refuses it: {refused}")
+    sent = run_channel.send(config, run, command, **args)
+    if seen.state != "waiting-for-decision":
+        out.print(
+            f"{command} sent ({sent.id}): pipeline run {run} reads it after its current cycle "
+            "(`qtrain status RUN --config ...` shows the acknowledgement)"
+        )
+        return None
+    ack = run_channel.wait_for_ack(config, run, sent.id, ACK_TIMEOUT_S)
+    return _acknowledged(run, command, ack)
 
 
 def pause(
@@ -58,10 +116,13 @@ def pause(
         bool, typer.Option("--now", help="Save the running trial mid-way and hold at once")
     ] = False,
     output_dir: OutputDir = Path("runs"),
+    pipeline: Pipeline = None,
 ) -> None:
-    """Pause a running run: it starts no new work and holds until `qtrain resume`."""
-    _send(run, output_dir, "pause", after="now" if now else after.value)
-    out.print(f"pause accepted: the run holds after the {'next step' if now else after.value}")
+    """Pause a running run: it starts no new work and holds until `qtrain resume` (a
+    pipeline run ends at its next cycle boundary; `qtrain submit --resume` continues it)."""
+    if _send(run, output_dir, "pause", pipeline, after="now" if now else after.value):
+        where = "next step" if now else after.value
+        out.print(f"pause accepted: the run holds after the {where}")
 
 
 def resume(run: RunArg, output_dir: OutputDir = Path("runs")) -> None:
@@ -76,36 +137,43 @@ def stop(
         bool, typer.Option("--abort", help="End at once (resumable from the last trial)")
     ] = False,
     output_dir: OutputDir = Path("runs"),
+    pipeline: Pipeline = None,
 ) -> None:
     """Stop a run gracefully: finish the step, save the trial, report `stopped` (resumable)."""
-    _send(run, output_dir, "stop", abort=abort)
-    out.print("abort accepted" if abort else "stop accepted: the run saves and ends")
+    if _send(run, output_dir, "stop", pipeline, abort=abort):
+        out.print("abort accepted" if abort else "stop accepted: the run saves and ends")
 
 
 def set_settings(
     run: RunArg,
     settings: Annotated[list[str], typer.Argument(help="key=value ... (see docs/control.md)")],
     output_dir: OutputDir = Path("runs"),
+    pipeline: Pipeline = None,
 ) -> None:
     """Change settings of a running or paused run, from its next cycle's decision on."""
     from qtrain.config import load_config
     from qtrain.config.loader import parse_override
     from qtrain.control.settings import apply_settings
 
-    run_dir = find_run(run, output_dir)
     parsed = dict(parse_override(text) for text in settings)
-    try:
-        apply_settings(load_config(run_dir.config_file), parsed)  # the same check the run makes
-    except ValueError as exc:
-        raise QtrainError(str(exc)) from None
-    _send(run, output_dir, "set", **{k: json.dumps(v) for k, v in parsed.items()})
-    out.print("accepted: " + ", ".join(f"{k}={v}" for k, v in parsed.items()))
+    if pipeline is None:
+        try:  # the same check the run makes (a pipeline's gate: checked when sent)
+            apply_settings(load_config(find_run(run, output_dir).config_file), parsed)
+        except ValueError as exc:
+            raise QtrainError(str(exc)) from None
+    if _send(run, output_dir, "set", pipeline, **{k: json.dumps(v) for k, v in parsed.items()}):
+        out.print("accepted: " + ", ".join(f"{k}={v}" for k, v in parsed.items()))
 
 
-def _pending_decision(run: str, output_dir: Path) -> dict[str, Any]:
+def _pending_decision(run: str, output_dir: Path, pipeline: Path | None) -> dict[str, Any]:
     """The run's pending decision (guided mode); one line if it waits for none."""
     from qtrain.control.folder import ControlFolder
 
+    if pipeline is not None:
+        _, seen = _pipeline_view(pipeline, run)
+        if seen.state != "waiting-for-decision" or not isinstance(seen.decision, dict):
+            raise QtrainError(f"pipeline run {run} waits for no decision (it is {seen.state})")
+        return seen.decision
     run_dir = find_run(run, output_dir)
     run_view = view(run_dir)
     require_live(run_view)
@@ -134,13 +202,14 @@ def approve(
     trial: Trials = None,
     version: Version = None,
     output_dir: OutputDir = Path("runs"),
+    pipeline: Pipeline = None,
 ) -> None:
     """Guided mode: approve the waiting cycle's proposals, optionally edited."""
     from qtrain.config.loader import parse_override
 
-    pending = _pending_decision(run, output_dir)
+    pending = _pending_decision(run, output_dir, pipeline)
     settings = dict(parse_override(text) for text in edits or [])
-    _send(run, output_dir, "approve", version=version or pending["version"],
+    _send(run, output_dir, "approve", pipeline, version=version or pending["version"],
           trials=trial or [], set=settings)  # fmt: skip
     what = "edited and approved" if settings else "approved"
     out.print(f"decision {pending['id']} (cycle {pending['cycle']}): {what}")
@@ -152,102 +221,10 @@ def reject(
     reason: Annotated[str | None, typer.Option(help="Why (kept in the audit trail)")] = None,
     version: Version = None,
     output_dir: OutputDir = Path("runs"),
+    pipeline: Pipeline = None,
 ) -> None:
     """Guided mode: reject proposals; the optimizer proposes others in their place."""
-    pending = _pending_decision(run, output_dir)
-    _send(run, output_dir, "reject", version=version or pending["version"],
+    pending = _pending_decision(run, output_dir, pipeline)
+    _send(run, output_dir, "reject", pipeline, version=version or pending["version"],
           trials=trial or [], reason=reason)  # fmt: skip
     out.print(f"decision {pending['id']} (cycle {pending['cycle']}): rejected, re-proposed")
-
-
-def status(
-    run: RunArg,
-    output_dir: OutputDir = Path("runs"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False,
-) -> None:
-    """Where a run is: state, cycle/trial/step, the incumbent and its metrics."""
-    run_view = view(find_run(run, output_dir))
-    st = run_view.status
-    if as_json:
-        fields = vars(st) if st else {}
-        out.print_json(json.dumps({**fields, "state": run_view.state}, default=str))
-        return
-    resumable = " (resumable: qtrain run --resume)" if run_view.resumable else ""
-    out.print(f"run {run_view.run_dir.run_id}: {run_view.state}{resumable}")
-    if st is None:
-        return
-    cycle = f"cycle {st.cycle}" + (f" of {st.max_cycles}" if st.max_cycles else "")
-    trial = f", trial {st.trial}" if st.trial is not None else ""
-    step = f", step {st.step}/{st.total_steps}" if st.step is not None and st.total_steps else ""
-    out.print(cycle + trial + step)
-    if st.incumbent:
-        metrics = ", ".join(f"{k} {v:.4g}" for k, v in st.metrics.items() if "rows" not in k)
-        out.print(f"incumbent {st.incumbent}: {metrics}")
-    if st.reason:
-        out.print(f"why: {st.reason}")
-    if run_view.state == "waiting-for-decision":
-        _print_decision(run_view.run_dir.root)
-
-
-def _print_decision(root: Path) -> None:
-    """The pending decision's proposals as a table (guided mode)."""
-    from qtrain.cli.progress import format_params
-    from qtrain.control.folder import ControlFolder
-
-    try:
-        pending = json.loads(ControlFolder.of(root).decision.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    table = Table(title=f"decision {pending['id']} v{pending['version']}, cycle {pending['cycle']}")
-    for col in ("trial", "from", "params"):
-        table.add_column(col)
-    for p in pending["proposals"]:
-        meta = p["metadata"]
-        table.add_row(str(p["trial"]), str(meta.get("source", meta.get("proposer", ""))),
-                      format_params(p["params"]))  # fmt: skip
-    out.print(table)
-
-
-def runs(output_dir: OutputDir = Path("runs")) -> None:
-    """The runs under an output folder: state and best metric."""
-    from qtrain.rundir import EVENTS_FILE, RunDirectory
-
-    table = Table(title=f"runs in {output_dir}")
-    for col in ("run", "state", "cycle", "incumbent", "eval_loss"):
-        table.add_column(col, no_wrap=True)
-    found = sorted(p for p in output_dir.iterdir() if (p / EVENTS_FILE).is_file()) if (
-        output_dir.is_dir()
-    ) else []  # fmt: skip
-    for path in found:
-        run_view = view(RunDirectory(path))
-        st = run_view.status
-        loss = st.metrics.get("eval_loss") if st else None
-        table.add_row(
-            path.name, run_view.state, str(st.cycle) if st else "-",
-            (st.incumbent or "-") if st else "-", f"{loss:.4f}" if loss is not None else "-",
-        )  # fmt: skip
-    if not found:
-        console.print(f"no runs in {output_dir}")
-        return
-    out.print(table)
-
-
-def watch(
-    run: RunArg,
-    output_dir: OutputDir = Path("runs"),
-    idle_s: Annotated[
-        float, typer.Option(help="Stop following a run whose process is gone after this long")
-    ] = 5.0,
-) -> None:
-    """Follow a run's live progress from any terminal (re-attach any time)."""
-    from qtrain.cli.event_follower import follow
-    from qtrain.cli.progress import RunProgress
-    from qtrain.config import load_config
-
-    run_dir = find_run(run, output_dir)
-    cfg = load_config(run_dir.config_file)
-    progress = RunProgress(console, cfg.early_stopping.max_cycles, cfg.training.trials_per_cycle)
-    with progress:
-        for event in follow(run_dir, lambda: view(run_dir).alive, idle_s, time.sleep):
-            progress(event)
-    out.print(f"run {run_dir.run_id}: {view(run_dir).state}")

@@ -32,11 +32,13 @@ from qtrain.cycle import CycleEngine, CyclePlan, RunState, TrialPlan
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
 from qtrain.rundir import HALT_FILE, RunDirectory, read_json, write_json_atomic
-from qtrain.steps.run_control import opened_control
+from qtrain.steps.run_control import control_store_kind, opened_control
 
 #: How long a pipeline run waits for a decision when ``guided.deadline_s`` is unset.
 PIPELINE_DEADLINE_S = 3600.0
 POLL_S = 0.2
+#: With an Azure Blob channel each read is several requests: read less often.
+BLOB_POLL_S = 2.0
 
 
 def deadline_policy(config: RunConfig) -> tuple[float, str]:
@@ -160,6 +162,7 @@ def decide(
 ) -> list[TrialPlan]:
     """The cycle's trials as a person decided them (``[]``: the run ends at this boundary)."""
     waiting = _Waiting(config, engine, plan, state)
+    poll_s = BLOB_POLL_S if control_store_kind(config) == "blob" else POLL_S
     first = True
     while True:
         with opened_control(config, state.run_id) as run_dir:
@@ -178,4 +181,4 @@ def decide(
         if found is not False:
             assert isinstance(found, CyclePlan)
             return found.trials
-        time.sleep(POLL_S)
+        time.sleep(poll_s)

@@ -10,8 +10,8 @@ from qtrain.cycle import RunState
 from qtrain.cycle.opening import open_run
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
-from qtrain.rundir import RunDirectory, StateFolder, TrialFolder, new_run_id, write_json_atomic
-from qtrain.steps.run_control import control_store_kind, start_live_run
+from qtrain.rundir import StateFolder, TrialFolder, new_run_id, write_json_atomic
+from qtrain.steps.run_control import control_store_kind, opened_control, start_live_run
 from qtrain.steps.state import check_pipeline_runs, init_state, parse_config_json, runs_rungs
 
 
@@ -47,8 +47,10 @@ def preprocess(
             "runtime.run_id (qtrain never overwrites a run)"
         )
     validated = validate_data(config.data)
-    if control_store_kind(config) == "volume":  # the live run: its control channel
-        start_live_run(RunDirectory(config.output_path() / run_id), config)
+    if control_store_kind(config) is not None:  # the live run: its control channel
+        with opened_control(config, run_id) as live:
+            assert live is not None
+            start_live_run(live, config)
     state = StateFolder(state_dir)
     events = EventLog(state.events_file)
     events.emit("run_start", run_id=run_id, engine="kfp")

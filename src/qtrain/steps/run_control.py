@@ -61,10 +61,13 @@ def check_control_store(config: RunConfig, local: bool = False) -> None:
 
 
 @contextmanager
-def opened_control(config: RunConfig, run_id: str) -> Iterator[RunDirectory | None]:
+def opened_control(
+    config: RunConfig, run_id: str, write_back: bool = True
+) -> Iterator[RunDirectory | None]:
     """The run directory holding the control folder and the live events (None: no channel).
 
-    With a blob store the files are read into a scratch folder and written back after.
+    With a blob store the files are read into a scratch folder and written back after
+    (``write_back=False``: a client's read, which must not undo a step's writes).
     """
     if not config.kubeflow.control:
         yield None
@@ -84,6 +87,8 @@ def opened_control(config: RunConfig, run_id: str) -> Iterator[RunDirectory | No
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
         yield scratch
+        if not write_back:
+            return
         for name, path in paths.items():  # the commands are the senders' (append-only)
             if path.is_file() and name != COMMANDS_FILE:
                 store.write_run_file(CONTROL_RUN_FILES[name], path.read_bytes())
