@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # torch is pinned to the CPU build first so nothing later can pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
-EXTRAS ?= dev,tpe,kfp,azure
+EXTRAS ?= dev,tpe,kfp,azure,ui,tensorboard
 LINTED := src tests scripts benchmarks components pipelines hatch_build.py
 AZURE_SDK_TESTS := $(shell grep -rl "pytest.mark.azure_sdk" tests --include="test_*.py" | sort)
 

@@ -43,6 +43,9 @@ def _add_subcommands() -> None:
     for command in (control.pause, control.resume, control.stop, run_views.status,
                     run_views.runs, run_views.watch):  # fmt: skip
         app.command()(command)
+    from qtrain.cli.ui_command import ui
+
+    app.command()(ui)
     app.command("set")(control.set_settings)
     app.command()(control.approve)
     app.command()(control.reject)
@@ -70,15 +73,16 @@ def run(
             show_default=False,
         ),
     ] = None,
+    ui: Annotated[
+        bool, typer.Option("--ui", help="Serve the live dashboard beside the run (ui extra)")
+    ] = False,
+    ui_port: Annotated[int, typer.Option(help="The dashboard's port with --ui (0: free)")] = 8765,
 ) -> None:
     """Run the fine-tuning loop on this machine (the embedded default: tiny phi-4 on CPU).
 
     Exit codes: 0 completed, or stopped by `qtrain stop`; 130 Ctrl-C; 143 SIGTERM (both
     stop gracefully and stay resumable); 1 failed; 2 bad input.
     """
-    from qtrain.agent import QuantumTrainingAgent
-    from qtrain.cli.progress import RunProgress, summary_table
-
     resume_dir = None
     if resume is not None:
         from qtrain.cli.run_lookup import find_run
@@ -90,6 +94,26 @@ def run(
         resume_dir, config = found.root, load_config(found.config_file)
     else:
         config = config_from_args(args)
+    dashboard = None
+    if ui:
+        from qtrain.cli.ui_command import start_beside_run
+
+        config, dashboard = start_beside_run(config, ui_port, resume_dir)
+    try:
+        report, agent = _run(config, engine, quiet, resume_dir)
+    finally:
+        if dashboard is not None:
+            dashboard.stop()
+    _print_report(report)
+    if agent is not None and agent.exit_code:
+        raise SystemExit(agent.exit_code)  # not typer.Exit: click would return it as a value
+
+
+def _run(config: Any, engine: Engine, quiet: bool, resume_dir: Path | None) -> tuple[Any, Any]:
+    """Run ``config`` with ``engine``; the report, and the agent (None: kfp-local)."""
+    from qtrain.agent import QuantumTrainingAgent
+    from qtrain.cli.progress import RunProgress
+
     if engine is Engine.kfp_local:
         from qtrain.cli.kfp_commands import run_kfp_local
 
@@ -109,6 +133,12 @@ def run(
         agent = QuantumTrainingAgent(config, listeners=tuple(listeners), resume=resume_dir)
         with progress:
             report = agent.run()
+    return report, agent
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from qtrain.cli.progress import summary_table
+
     out.print(summary_table(report))
     best = report["best"]
     if best:
@@ -123,8 +153,6 @@ def run(
         f"training steps in {report['wall_seconds']:.1f} s"
     )
     out.print(f"run directory: {report['run_dir']}", soft_wrap=True)
-    if agent is not None and agent.exit_code:
-        raise SystemExit(agent.exit_code)  # not typer.Exit: click would return it as a value
 
 
 @app.command()

@@ -60,11 +60,16 @@ class ControlChannel:
         self._offset = 0
         self._line = 0
 
-    def send(self, command: str, **args: Any) -> Command:
-        """Append a command; returns it (its ``id`` is what acknowledgements name)."""
+    def send(self, command: str, sender: str | None = None, **args: Any) -> Command:
+        """Append a command; returns it (its ``id`` is what acknowledgements name).
+
+        ``sender`` is who the audit trail names (default: user@host:pid).
+        """
         if command not in COMMANDS:
             raise ValueError(f"unknown command {command!r}: choose from {', '.join(COMMANDS)}")
-        sent = Command(command, dict(args))
+        sent = Command(command, dict(args)) if sender is None else Command(
+            command, dict(args), who=sender
+        )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = (json.dumps(sent.to_dict(), sort_keys=False) + "\n").encode("utf-8")
         with self.path.open("ab") as handle:
