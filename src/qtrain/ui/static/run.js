@@ -164,12 +164,15 @@ function selection(event) {
 // -- the event stream -------------------------------------------------------------------
 function onEvent(event) {
   switch (event.type) {
+    case "run_start": case "data_ready": case "resume":
+      if (!page.detail || !page.detail.config_yaml) refreshDetail();
+      if (event.type === "data_ready") $("data-report").textContent = JSON.stringify(event.report, null, 2);
+      break;
     case "step": addLossPoint(event); break;
     case "trial_start": trialRow(event); break;
     case "trial_end": endTrial(event); addEvalPoint(event); break;
     case "proposals": addProposals(event); break;
     case "selection": selection(event); break;
-    case "data_ready": $("data-report").textContent = JSON.stringify(event.report, null, 2); break;
     case "retention": case "export": loadCheckpoints(false); break;
     default: break;
   }
@@ -277,15 +280,22 @@ async function loadCheckpoints(verify) {
   }
 }
 
+// The run's folder may not be complete yet (`qtrain run --ui` serves before the run starts):
+// its config and data report are read again once the run has written them.
+async function refreshDetail() {
+  page.detail = await qt.json(api);
+  $("config").textContent = page.detail.config_yaml || "–";
+  if (page.detail.data_report) $("data-report").textContent = JSON.stringify(page.detail.data_report, null, 2);
+  if (page.decision) { $("edits").dataset.keys = ""; showDecision(page.decision); }
+}
+
 async function start() {
   $("run-id").textContent = runId;
   document.title = `qtrain ${runId}`;
   makeLossChart();
   makeEvalChart();
   wireControls();
-  page.detail = await qt.json(api);
-  $("config").textContent = page.detail.config_yaml || "–";
-  if (page.detail.data_report) $("data-report").textContent = JSON.stringify(page.detail.data_report, null, 2);
+  await refreshDetail();
   showStatus(page.detail);
   loadCheckpoints(false);
   connect();
