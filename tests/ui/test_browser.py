@@ -30,6 +30,7 @@ OVERRIDES = [
     "runtime.mode=guided", "training.steps_per_cycle=40", "training.logging_steps=4",
     "data.eval_size=16", "data.max_rows=400", "evaluation.max_new_tokens=8",
     "runtime.threads=1", "early_stopping.max_cycles=3", "runtime.export_merged=false",
+    "runtime.tensorboard=true",
 ]  # fmt: skip
 
 
@@ -162,3 +163,4 @@ def test_a_guided_run_driven_from_the_dashboard(tmp_path: Path, browser) -> None
     decisions = [json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines()]
     whos = {e["who"] for e in decisions if e["type"] == "decision"}
     assert whos and all(w.startswith("ui:") for w in whos)
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))  # runtime.tensorboard

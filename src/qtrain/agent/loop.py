@@ -1,8 +1,7 @@
 """The in-process runner: plan a cycle, train its trials here, conclude it; until stopped.
 
 Every decision (trials, incumbent, early stopping, events, report) is the cycle engine's
-(:mod:`qtrain.cycle`); this module owns what only an in-process run has: the loaded model,
-the prepared data, the run directory and the trainer callbacks.
+(:mod:`qtrain.cycle`); this module owns the model, data, run directory and trainer callbacks.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from qtrain.agent import control_hooks as hooks
 from qtrain.agent.run_settings import apply_settings, check_settings
+from qtrain.agent.tensorboard import tensorboard_log
 from qtrain.config.schema import RunConfig
 from qtrain.control import RunController, RunLock, RunStatus, StopRequested
 from qtrain.control.folder import ControlFolder
@@ -53,7 +53,7 @@ class QuantumTrainingAgent:
         self.config = config
         self.resume_dir = resume
         self._proposer = proposer
-        self._listeners = listeners
+        self._listeners = (*listeners, *tensorboard_log(config))
         self.run_dir: RunDirectory | None = None
         self.events: EventLog | None = None
         self.session: ModelSession | None = None

@@ -29,5 +29,3 @@ def require_live(run_view: RunView) -> None:
     if not run_view.alive or run_view.state not in LIVE_STATES:
         hint = " (`qtrain run --resume` continues it)" if run_view.resumable else ""
         raise QtrainError(f"run {run_view.run_dir.run_id} is {run_view.state}, not running{hint}")
-
-

@@ -189,6 +189,9 @@ class RuntimeConfig(_Section):
         "automated",
         description="guided: a person approves, edits or rejects each cycle's proposals",
     )
+    tensorboard: bool = Field(
+        False, description="Also write TensorBoard event files (the tensorboard extra)"
+    )
 
 
 class RunConfig(_Section):

@@ -67,8 +67,10 @@ class ControlChannel:
         """
         if command not in COMMANDS:
             raise ValueError(f"unknown command {command!r}: choose from {', '.join(COMMANDS)}")
-        sent = Command(command, dict(args)) if sender is None else Command(
-            command, dict(args), who=sender
+        sent = (
+            Command(command, dict(args))
+            if sender is None
+            else Command(command, dict(args), who=sender)
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = (json.dumps(sent.to_dict(), sort_keys=False) + "\n").encode("utf-8")
