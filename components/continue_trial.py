@@ -19,7 +19,8 @@ def continue_trial(
     from pathlib import Path
 
     from qtrain.steps import continue_trial as step
+    from qtrain.steps.outputs import json_metadata
 
     got = step(config_json, Path(data.path), [Path(r.path) for r in rungs], winner,
                Path(checkpoint.path))  # fmt: skip
-    checkpoint.metadata.update({"trial": winner, **got})
+    checkpoint.metadata.update(json_metadata({"trial": winner, **got}))

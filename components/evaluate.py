@@ -18,7 +18,8 @@ def evaluate(
     from pathlib import Path
 
     from qtrain.steps import evaluate_trial
+    from qtrain.steps.outputs import finite_metrics
 
     values = evaluate_trial(config_json, Path(data.path), Path(checkpoint.path), Path(record.path))
-    for name, value in values.items():
-        metrics.log_metric(name, float(value))
+    for name, value in finite_metrics(values).items():  # strict JSON: no NaN on a cluster
+        metrics.log_metric(name, value)

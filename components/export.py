@@ -20,11 +20,14 @@ def export(
     from pathlib import Path
 
     from qtrain.steps import export_run
+    from qtrain.steps.outputs import json_metadata
 
     result = export_run(
         config_json, Path(state.path), Path(incumbent.path), Path(data.path), Path(run.path),
         model_out=Path(model.path), report_out=Path(report.path),
     )  # fmt: skip
     best = result.get("best") or {}
-    model.metadata.update({"checkpoint": best.get("checkpoint"), **best.get("metrics", {})})
+    model.metadata.update(
+        json_metadata({"checkpoint": best.get("checkpoint"), **best.get("metrics", {})})
+    )
     run.metadata.update({"run_id": result["run_id"], "stopped_because": result["stopped_because"]})

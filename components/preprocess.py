@@ -25,11 +25,10 @@ def preprocess(
     from pathlib import Path
 
     from qtrain.steps import preprocess as step
+    from qtrain.steps.outputs import json_metadata
 
     shape = {"max_cycles": compiled_cycles, "trials_per_cycle": compiled_trials,
              "successive_halving": compiled_halving}  # fmt: skip
     report = step(config_json, Path(data.path), Path(state.path), Path(base.path), shape,
                   resume_from or None)  # fmt: skip
-    data.metadata.update(
-        {k: v for k, v in report.items() if isinstance(v, (int, float, str, bool))}
-    )
+    data.metadata.update(json_metadata(report))

@@ -23,6 +23,7 @@ def select(
 
     from qtrain.steps import render_cycle_summary
     from qtrain.steps import select as step
+    from qtrain.steps.outputs import finite_metrics
 
     result = step(
         config_json,
@@ -33,8 +34,9 @@ def select(
         Path(new_state.path),
         Path(new_incumbent.path),
     )
-    for key in ("cycle", "incumbent_value", "cycle_best_value", "failed_trials"):
-        cycle_metrics.log_metric(key, float(result[key]))
+    keys = ("cycle", "incumbent_value", "cycle_best_value", "failed_trials")
+    for key, value in finite_metrics({k: result[k] for k in keys}).items():
+        cycle_metrics.log_metric(key, value)  # strict JSON: no NaN on a cluster
     new_incumbent.metadata.update({"checkpoint": result["incumbent"], "cycle": result["cycle"]})
     with open(summary.path, "w", encoding="utf-8") as f:
         f.write(render_cycle_summary(result))

@@ -21,9 +21,12 @@ def train_rung(
     from pathlib import Path
 
     from qtrain.steps import train_rung as step
+    from qtrain.steps.outputs import json_metadata
 
     trial = json.loads(proposal)
     got = step(config_json, Path(data.path), Path(start.path), trial, Path(rung.path),
                Path(result.path))  # fmt: skip
     for artifact in (rung, result):
-        artifact.metadata.update({"cycle": trial["cycle"], "trial": trial["trial"], **got})
+        artifact.metadata.update(
+            json_metadata({"cycle": trial["cycle"], "trial": trial["trial"], **got})
+        )

@@ -19,7 +19,10 @@ def train_trial(
     from pathlib import Path
 
     from qtrain.steps import train_trial as step
+    from qtrain.steps.outputs import json_metadata
 
     trial = json.loads(proposal)
     train = step(config_json, Path(data.path), Path(start.path), trial, Path(checkpoint.path))
-    checkpoint.metadata.update({"cycle": trial["cycle"], "trial": trial["trial"], **train})
+    checkpoint.metadata.update(
+        json_metadata({"cycle": trial["cycle"], "trial": trial["trial"], **train})
+    )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,18 @@ class TrialRecord:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
         return asdict(self)
+
+    def checked(self) -> TrialRecord:
+        """This record, or, when a completed trial measured a non-finite metric (it diverged),
+        a failed one saying so: no NaN or infinity reaches selection, the surrogate, or a
+        pipeline step's outputs (a cluster's launcher refuses them in its JSON)."""
+        bad = sorted(k for k, v in self.metrics.items() if not math.isfinite(float(v)))
+        if self.status != "completed" or not bad:
+            return self
+        what = ", ".join(f"{k} {self.metrics[k]}" for k in bad)
+        return replace(
+            self, status="failed", checkpoint=None, metrics={}, error=f"diverged: {what}"
+        )
 
 
 class History:

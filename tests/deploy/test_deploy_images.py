@@ -97,7 +97,9 @@ def test_torch_is_pinned_like_the_makefile_and_installed_first(image: str) -> No
     (make_pin,) = re.findall(r"^TORCH \?= torch==(\S+)$", makefile, flags=re.M)
     assert pins(DOCKERFILES[image])["torch"] == make_pin
     runs = [rest for keyword, rest in instructions(DOCKERFILES[image]) if keyword == "RUN"]
-    torch_run = next(i for i, r in enumerate(runs) if f"torch=={make_pin}" in r and "pip" in r)
+    torch_run = next(
+        i for i, r in enumerate(runs) if f"torch=={make_pin}" in r and "pip install" in r
+    )
     qtrain_run = next(i for i, r in enumerate(runs) if "qtrain-*.whl" in r)
     assert torch_run < qtrain_run, "torch must be installed before qtrain pulls its own"
     assert f"--index-url {TORCH_INDEX[image]}" in runs[torch_run]
@@ -109,8 +111,8 @@ def test_torch_is_pinned_like_the_makefile_and_installed_first(image: str) -> No
 @pytest.mark.parametrize("image", DOCKERFILES)
 def test_image_installs_qtrain_with_its_extras(image: str) -> None:
     runs = " ".join(r for k, r in instructions(DOCKERFILES[image]) if k == "RUN")
-    (extras,) = re.findall(r"qtrain-\*\.whl\)\[([a-z,_-]+)\]", runs)
-    assert set(extras.split(",")) == EXTRAS[image]
+    found = [set(e.split(",")) for e in re.findall(r"qtrain-\*\.whl\)\[([a-z,_-]+)\]", runs)]
+    assert EXTRAS[image] in found  # (train's CPU variant, UNSLOTH=cpu, drops unsloth's deps)
     assert EXTRAS[image] <= set(pyproject()["project"]["optional-dependencies"])
 
 
@@ -189,7 +191,12 @@ def test_base_image_has_the_packages_submit_compiles_with() -> None:
     """`qtrain submit` imports qtrain_kfp.pipelines and .components: packaged in the wheel."""
     wheel = pyproject()["tool"]["hatch"]["build"]["targets"]["wheel"]
     steps = instructions(DOCKERFILES["base"])
-    copied = {shlex.split(rest)[0] for keyword, rest in steps if keyword == "COPY"}
+    copied = {
+        source
+        for keyword, rest in steps
+        if keyword == "COPY"
+        for source in shlex.split(rest)[:-1]
+    }
     assert wheel["packages"] == ["src/qtrain"]  # no generic top-level names in site-packages
     assert "hatch_build.py" in copied
     for package in ("pipelines", "components"):

@@ -91,7 +91,7 @@ def evaluate_trial(
                 train=info["train"],
                 proposal=trial.metadata,
                 rung=_rung_metrics(trained),
-            )
+            ).checked()
             write_trial_results(record_dir, result, record.train)
     write_json_atomic(results.record_file, record.to_dict())
     return record.metrics

@@ -87,7 +87,7 @@ def run_trial(
         train=train_metrics,
         proposal=proposal_metadata or {},
         rung=rung.metrics if rung is not None else {},
-    )
+    ).checked()
 
 
 @dataclass(frozen=True)
