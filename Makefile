@@ -8,7 +8,7 @@ EXTRAS ?= dev,tpe,kfp,azure,ui,tensorboard
 LINTED := src tests scripts benchmarks components pipelines hatch_build.py
 AZURE_SDK_TESTS := $(shell grep -rl "pytest.mark.azure_sdk" tests --include="test_*.py" | sort)
 
-.PHONY: setup setup-unsloth-cpu setup-azurite demo test test-fast lint format assets clean
+.PHONY: setup setup-unsloth-cpu setup-azurite demo test test-containers test-fast lint format assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,14 +38,21 @@ demo: setup
 test: setup setup-unsloth-cpu setup-azurite
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -m "not azure_sdk"
+	$(BIN)/python -m pytest -q -m "not azure_sdk and not containers"
 	@# Each module that drives the Azure SDK's Qiskit backends runs in a process of its own:
 	@# after some other Qiskit work in the same process, building a Qiskit Target on a worker
 	@# thread segfaults (seen in CI, and every time with these modules in one process).
 	for module in $(AZURE_SDK_TESTS); do $(BIN)/python -m pytest -q $$module || exit 1; done
+	$(MAKE) test-containers
+
+# The images built for real on a debootstrap base, offline, and the tiny DAG run in them
+# (scripts/test_containers.sh: installs docker.io and debootstrap, starts and stops its own
+# engine). Needs root for apt-get and dockerd, as CI has.
+test-containers: setup
+	BIN=$(BIN) bash scripts/test_containers.sh
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow and not containers"
 
 lint:
 	$(BIN)/ruff check $(LINTED)

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import io
 import json
+import os
 import re
 import shutil
 import sys
@@ -76,7 +77,11 @@ class _Tee(io.TextIOBase):
 
 
 def run_kfp_local(
-    config: RunConfig, keep_outputs: bool = False, quiet: bool = False, resume: Path | None = None
+    config: RunConfig,
+    keep_outputs: bool = False,
+    quiet: bool = False,
+    resume: Path | None = None,
+    containers: bool = False,
 ) -> dict[str, Any]:
     """Run ``config``'s pipeline locally; returns report.json's content.
 
@@ -87,10 +92,21 @@ def run_kfp_local(
     exists from the start with its ``control/`` folder: ``qtrain stop/pause RUN`` end the
     run at the next cycle boundary. ``resume``: a run directory that a stop or pause ended,
     continued by this new pipeline run (``config`` is its own).
+
+    ``containers``: each step runs in its component's image (kfp.local's DockerRunner, the
+    images built or pulled beforehand), with no network, as the image's user. The steps then
+    see only the pipeline root: the run takes no commands (no control channel), and guided
+    mode and ``resume`` are refused.
     """
+    if containers and (config.runtime.mode == "guided" or resume is not None):
+        what = "runtime.mode=guided" if resume is None else "--resume"
+        raise QtrainError(
+            f"{what} needs the run directory, which the steps' containers cannot reach: "
+            "use --engine kfp-local"
+        )
     run_id = resume.name if resume is not None else config.runtime.run_id or new_run_id()
     runtime = config.runtime.model_copy(update={"run_id": run_id})
-    kubeflow = config.kubeflow.model_copy(update={"control": True})
+    kubeflow = config.kubeflow.model_copy(update={"control": not containers})
     config = config.model_copy(update={"runtime": runtime, "kubeflow": kubeflow})
     run_dir = RunDirectory(resume if resume is not None else config.output_path() / run_id)
     if resume is not None:
@@ -104,8 +120,23 @@ def run_kfp_local(
     if resume is not None:
         shutil.rmtree(outputs, ignore_errors=True)  # a failed attempt's, kept for inspection
     outputs.mkdir(parents=True, exist_ok=False)
+    if containers:
+        with _shared_with_containers(outputs):
+            return _run(config, run_dir, outputs, keep_outputs, quiet, resume, containers)
     with _live(run_dir, config):
         return _run(config, run_dir, outputs, keep_outputs, quiet, resume)
+
+
+@contextlib.contextmanager
+def _shared_with_containers(outputs: Path) -> Iterator[None]:
+    """The pipeline root, bind-mounted into every step's container, is writable by the
+    images' non-root user (uid 1000): the folders kfp.local makes in it are, too."""
+    outputs.chmod(0o777)
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 @contextlib.contextmanager
@@ -156,9 +187,15 @@ def _run(
     keep_outputs: bool,
     quiet: bool,
     resume: Path | None,
+    containers: bool = False,
 ) -> dict[str, Any]:
+    runner = (
+        local.DockerRunner(network_mode="none", environment={"HF_HUB_OFFLINE": "1"})
+        if containers
+        else local.SubprocessRunner(use_venv=False)
+    )
     local.init(
-        runner=local.SubprocessRunner(use_venv=False),
+        runner=runner,
         pipeline_root=str(outputs),
         raise_on_error=True,
     )
@@ -183,7 +220,7 @@ def _run(
     shutil.copy2(log_path, run_dir.kfp_local_log)
     report = json.loads(run_dir.report_json.read_text(encoding="utf-8"))
     report["run_dir"] = str(run_dir.root)
-    report["engine"] = "kfp-local"
+    report["engine"] = "kfp-docker" if containers else "kfp-local"
     write_json_atomic(run_dir.report_json, report)
     if not keep_outputs:
         shutil.rmtree(outputs, ignore_errors=True)

@@ -153,8 +153,11 @@ def test_copy_sources_exist_and_are_in_the_build_context(image: str) -> None:
         *sources, _dest = shlex.split(rest)
         for source in sources:
             assert (REPO / source).exists(), f"COPY source {source} does not exist"
+            excluded = False  # the last pattern that matches decides; "!" re-includes
             for pattern in ignored:
-                assert not fnmatch.fnmatch(source, pattern), f"{source} is in .dockerignore"
+                if fnmatch.fnmatch(source, pattern.removeprefix("!")):
+                    excluded = not pattern.startswith("!")
+            assert not excluded, f"{source} is in .dockerignore"
 
 
 def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
@@ -192,10 +195,7 @@ def test_base_image_has_the_packages_submit_compiles_with() -> None:
     wheel = pyproject()["tool"]["hatch"]["build"]["targets"]["wheel"]
     steps = instructions(DOCKERFILES["base"])
     copied = {
-        source
-        for keyword, rest in steps
-        if keyword == "COPY"
-        for source in shlex.split(rest)[:-1]
+        source for keyword, rest in steps if keyword == "COPY" for source in shlex.split(rest)[:-1]
     }
     assert wheel["packages"] == ["src/qtrain"]  # no generic top-level names in site-packages
     assert "hatch_build.py" in copied

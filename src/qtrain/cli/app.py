@@ -26,6 +26,7 @@ class Engine(StrEnum):
 
     in_process = "in-process"
     kfp_local = "kfp-local"
+    kfp_docker = "kfp-docker"
 
 
 def _add_subcommands() -> None:
@@ -62,7 +63,8 @@ def run(
         Engine,
         typer.Option(
             help="in-process: this process runs the loop; kfp-local: the compiled Kubeflow "
-            "pipeline runs here with kfp.local, one process per step (needs the kfp extra)"
+            "pipeline runs here with kfp.local, one process per step (needs the kfp extra); "
+            "kfp-docker: each step in its image (built with make images; Docker)"
         ),
     ] = Engine.in_process,
     resume: Annotated[
@@ -114,10 +116,11 @@ def _run(config: Any, engine: Engine, quiet: bool, resume_dir: Path | None) -> t
     from qtrain.agent import QuantumTrainingAgent
     from qtrain.cli.progress import RunProgress
 
-    if engine is Engine.kfp_local:
+    if engine in (Engine.kfp_local, Engine.kfp_docker):
         from qtrain.cli.kfp_commands import run_kfp_local
 
-        report = run_kfp_local(config, quiet=quiet, resume=resume_dir)
+        containers = engine is Engine.kfp_docker
+        report = run_kfp_local(config, quiet=quiet, resume=resume_dir, containers=containers)
         agent = None
     else:
         progress = RunProgress(

@@ -191,12 +191,25 @@ def compile_(
     )
 
 
-def run_kfp_local(config: RunConfig, quiet: bool, resume: Path | None = None) -> dict[str, Any]:
+def run_kfp_local(
+    config: RunConfig, quiet: bool, resume: Path | None = None, containers: bool = False
+) -> dict[str, Any]:
     """``qtrain run --engine kfp-local [--resume RUN]``: the compiled pipeline run here (or
-    continuing the stopped pipeline run ``resume``); returns its report."""
-    with kfp_extra("run --engine kfp-local"):
+    continuing the stopped pipeline run ``resume``); ``containers`` (``--engine kfp-docker``):
+    each step in its component's image; returns its report."""
+    engine = "kfp-docker" if containers else "kfp-local"
+    with kfp_extra(f"run --engine {engine}"):
         from qtrain_kfp.pipelines import local_run
-    return local_run.run_kfp_local(config, quiet=quiet, resume=resume)
+    if containers:
+        from qtrain.errors import QtrainError
+
+        try:
+            import docker  # noqa: F401  (kfp.local's DockerRunner drives the engine with it)
+        except ImportError:
+            raise QtrainError(
+                "--engine kfp-docker needs the docker Python package: pip install docker"
+            ) from None
+    return local_run.run_kfp_local(config, quiet=quiet, resume=resume, containers=containers)
 
 
 def register_kfp_commands(app: typer.Typer) -> None:
