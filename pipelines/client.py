@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from qtrain_kfp.pipelines.errors import (
     KfpArgumentError,
     KfpAuthError,
     KfpRequestError,
+    KfpServerTooOldError,
     KfpUnreachableError,
     RunNotSucceededError,
 )
@@ -69,6 +71,7 @@ class _OneShotHealthzClient(kfp.Client):
     generated client would quietly read as an empty health response."""
 
     healthz: Any = None
+    tag_name = "unknown"
 
     def get_kfp_healthz(self, sleep_duration: int = 5) -> Any:
         if self.healthz is None:
@@ -84,7 +87,32 @@ class _OneShotHealthzClient(kfp.Client):
             self.healthz = kfp_server_api.V2beta1GetHealthzResponse(
                 multi_user=data.get("multi_user"), pipeline_store=data.get("pipeline_store")
             )
+            # the generated model drops it; the server's JSON has its release (TAG_NAME)
+            self.tag_name = str(data.get("tag_name") or "unknown")
         return self.healthz
+
+
+#: The oldest KFP backend the compiled pipeline runs on: final task status and dsl.Collected
+#: fan-in need 2.14, optional secrets 2.15, a correct exit handler state 2.17.
+MIN_BACKEND = (2, 17, 0)
+
+
+def check_backend_version(tag_name: str, url: str) -> None:
+    """One line (KfpServerTooOldError) if the server's release is older than MIN_BACKEND.
+
+    A tag that names no release (``unknown``, a dev build) is let through: it cannot be told.
+    """
+    found = re.match(r"v?(\d+)\.(\d+)\.(\d+)", tag_name.strip())
+    if found is None:
+        return
+    version = tuple(int(part) for part in found.groups())
+    if version < MIN_BACKEND:
+        need = ".".join(map(str, MIN_BACKEND))
+        raise KfpServerTooOldError(
+            f"the KFP API at {url} runs Kubeflow Pipelines {tag_name}; qtrain's pipeline needs "
+            f"backend {need} or newer (exit handler state, optional secrets, fan-in): "
+            "upgrade the backend"
+        )
 
 
 def check_host(host: str) -> str:
@@ -125,6 +153,7 @@ def connect(
             credentials=credentials,
         )
         health = client.get_kfp_healthz()
+    check_backend_version(client.tag_name, url)
     if health.multi_user and not (namespace or client.get_user_namespace()):
         raise KfpArgumentError(
             f"the KFP API at {url} is multi-user: pass --namespace (your profile namespace)"

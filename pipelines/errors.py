@@ -19,6 +19,10 @@ class KfpArgumentError(KfpApiError):
     """An option is invalid before anything is sent: host URL, cron, experiment, timeout."""
 
 
+class KfpServerTooOldError(KfpApiError):
+    """The KFP backend's release is older than the one the pipeline needs."""
+
+
 class KfpRequestError(KfpApiError):
     """The API answered a request with an error status (4xx other than auth, or 5xx)."""
 

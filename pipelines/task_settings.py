@@ -3,8 +3,17 @@
 from kfp import dsl, kubernetes
 
 from qtrain.config.schema import RunConfig
+from qtrain.images import base_image, train_image
 from qtrain.steps import runs_rungs
+from qtrain.steps.guided import deadline_policy
 from qtrain.steps.run_control import control_store_kind
+
+
+def guided_wait_s(config: RunConfig) -> int:
+    """How long a guided pipeline's propose step may wait for a decision (0: automated)."""
+    if config.runtime.mode != "guided":
+        return 0
+    return int(deadline_policy(config)[0])
 
 
 class TaskSettings:
@@ -21,10 +30,24 @@ class TaskSettings:
         self.k = config.training.trials_per_cycle
         self.control = control_store_kind(config)
         self.guided = config.runtime.mode == "guided"
+        self.guided_wait_s = guided_wait_s(config)
+        self.export_merged = config.runtime.export_merged
 
-    def plain(self, task: dsl.PipelineTask, secrets: bool = False) -> dsl.PipelineTask:
-        """Every task: caching as configured; Azure credentials where the task needs them."""
+    def plain(
+        self, task: dsl.PipelineTask, secrets: bool = False, model: bool = False
+    ) -> dsl.PipelineTask:
+        """Every task: caching as configured, retries (a pre-empted node), a deadline, the
+        image from the configured registry and tag with its pull secrets, and Azure
+        credentials where the task needs them. ``model``: a step that loads the model."""
         task.set_caching_options(self.kf.caching)
+        task.set_retry(num_retries=self.kf.step_retries, backoff_duration="30s")
+        deadline = self.kf.model_step_timeout_s if model else self.kf.step_timeout_s
+        kubernetes.set_timeout(task, deadline)
+        if self.kf.image_registry or self.kf.image_tag:
+            image = train_image if model else base_image
+            task.set_container_image(image(self.kf.image_registry, self.kf.image_tag))
+        if self.kf.image_pull_secrets:
+            kubernetes.set_image_pull_secrets(task, list(self.kf.image_pull_secrets))
         if secrets and self.kf.azure_secret:
             kubernetes.use_secret_as_env(
                 task,
@@ -34,15 +57,20 @@ class TaskSettings:
             )
         return task
 
-    def model_step(self, task: dsl.PipelineTask, secrets: bool = False) -> dsl.PipelineTask:
-        """A task that loads the model: GPU (when configured), limits, the model cache."""
-        self.plain(task, secrets=secrets)
+    def model_step(
+        self, task: dsl.PipelineTask, secrets: bool = False, accelerator: bool = True
+    ) -> dsl.PipelineTask:
+        """A task that loads the model: limits, the model cache, and the GPU when configured
+        (``accelerator=False``: CPU work, such as an adapter-only export)."""
+        self.plain(task, secrets=secrets, model=True)
         task.set_cpu_limit(self.kf.train_cpu).set_memory_limit(self.kf.train_memory)
         if self.kf.model_cache_pvc:
             kubernetes.mount_pvc(
                 task, pvc_name=self.kf.model_cache_pvc, mount_path=self.kf.model_cache_path
             )
             task.set_env_variable("HF_HOME", self.kf.model_cache_path)
+        if not accelerator:
+            return task
         gpu = self.kf.gpu
         if gpu.count > 0:
             task.set_accelerator_type(gpu.accelerator_type).set_accelerator_limit(gpu.count)
@@ -72,6 +100,8 @@ class TaskSettings:
         self.plain(task, secrets=True)
         if self.guided:
             task.set_caching_options(False)
+            # it waits for a decision up to the deadline: the pod's deadline comes after it
+            kubernetes.set_timeout(task, max(self.kf.step_timeout_s, self.guided_wait_s + 600))
         self._mount(task, self.kf.runs_pvc, self.kf.runs_mount_path)
         return task
 
@@ -85,8 +115,10 @@ class TaskSettings:
         return task
 
     def export_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
-        """Export: the runs volume, and the Azure secret for a blob checkpoint store."""
-        self.model_step(task, secrets=True)
+        """Export: the runs volume, and the Azure secret for a blob checkpoint store. The GPU
+        only when it merges the adapter into the base model (``runtime.export_merged``): an
+        adapter-only export is CPU work."""
+        self.model_step(task, secrets=True, accelerator=self.export_merged)
         self._mount(task, self.kf.runs_pvc, self.kf.runs_mount_path)
         return task
 

@@ -336,3 +336,63 @@ def test_a_controllable_pipeline_needs_a_store_and_its_gate_is_never_cached(
     assert gates and all(t["cachingOptions"].get("enableCache", False) is False for t in gates)
     k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert k8s["exec-early-stop-gate"]["pvcMount"][0]["mountPath"] == "/mnt/checkpoints"
+
+
+def _container_tasks(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every task that runs a container (not a sub-DAG): name -> task."""
+    return {
+        name: task
+        for name, (_, task) in tasks(spec).items()
+        if "dag" not in spec["components"][task["componentRef"]["name"]]
+    }
+
+
+def test_every_step_retries_and_has_a_deadline(tmp_path: Path) -> None:
+    spec, platform, config = compiled(tmp_path, "kubeflow.step_retries=4")
+    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    found = _container_tasks(spec)
+    assert len(found) > 10
+    for name, task in found.items():
+        expected = 2 if name.startswith("train-trial") else 4  # train: kubeflow.train_retries
+        assert task["retryPolicy"]["maxRetryCount"] == expected, name
+    for executor in spec["deploymentSpec"]["executors"]:
+        deadline = int(k8s[executor]["activeDeadlineSeconds"])
+        model = executor.startswith(MODEL_STEPS)
+        kf = config.kubeflow
+        assert deadline == (kf.model_step_timeout_s if model else kf.step_timeout_s), executor
+
+
+def test_a_guided_propose_step_outlives_its_decision_deadline(tmp_path: Path) -> None:
+    _, platform, _ = compiled(
+        tmp_path, "runtime.mode=guided", "kubeflow.control=true", "kubeflow.runs_pvc=runs",
+        "guided.deadline_s=30000",
+    )  # fmt: skip
+    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    proposes = [e for name, e in k8s.items() if name.startswith("exec-propose")]
+    assert proposes and all(int(e["activeDeadlineSeconds"]) == 30600 for e in proposes)
+
+
+def test_the_image_registry_tag_and_pull_secrets_come_from_the_config(tmp_path: Path) -> None:
+    spec, platform, _ = compiled(
+        tmp_path, "kubeflow.image_registry=myacr.azurecr.io/team/", "kubeflow.image_tag=1.2.3",
+        "kubeflow.image_pull_secrets=[acr-pull]",
+    )  # fmt: skip
+    images = {n: e["container"]["image"] for n, e in spec["deploymentSpec"]["executors"].items()}
+    model_steps = {n for n in images if n.startswith(MODEL_STEPS)}
+    assert {images[n] for n in model_steps} == {"myacr.azurecr.io/team/qtrain-train:1.2.3"}
+    assert {images[n] for n in images.keys() - model_steps} == {
+        "myacr.azurecr.io/team/qtrain-base:1.2.3"
+    }
+    k8s = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert all(
+        [s["secretName"] for s in e["imagePullSecret"]] == ["acr-pull"] for e in k8s.values()
+    )
+
+
+def test_an_adapter_only_export_holds_no_gpu(tmp_path: Path) -> None:
+    for merged, gpu in (("true", True), ("false", False)):
+        spec, _, _ = compiled(tmp_path, "kubeflow.gpu.count=1", f"runtime.export_merged={merged}")
+        export = spec["deploymentSpec"]["executors"]["exec-export"]["container"]
+        assert ("accelerator" in export.get("resources", {})) is gpu
+        train = spec["deploymentSpec"]["executors"]["exec-train-trial"]["container"]
+        assert "accelerator" in train["resources"]

@@ -56,6 +56,7 @@ class FakeKfpApi:
         self.token: str | None = None
         self.fail: dict[str, int] = {}
         self.multi_user = False
+        self.tag_name = "2.17.0"  # what a real server's TAG_NAME says (its release)
         self.login_page = False
         self.polls_to_finish = 2
         self.final_state = "SUCCEEDED"
@@ -103,7 +104,8 @@ class FakeKfpApi:
         ]
 
     def _healthz(self, request: Request) -> tuple[int, Any]:
-        return 200, {"multi_user": self.multi_user, "pipeline_store": "database"}
+        return 200, {"commit_sha": "0" * 40, "tag_name": self.tag_name,
+                     "multi_user": self.multi_user, "pipeline_store": "database"}  # fmt: skip
 
     def _list_experiments(self, request: Request) -> tuple[int, Any]:
         found = _filtered(self.experiments.values(), request.query)

@@ -44,6 +44,26 @@ class KubeflowConfig(_Section):
     experiment: str = Field("qtrain", min_length=1, description="KFP experiment for runs")
     gpu: GpuConfig = Field(default_factory=GpuConfig)
     train_retries: int = Field(2, ge=0, le=10, description="Retries of a failed train task")
+    step_retries: int = Field(
+        2, ge=0, le=10, description="Retries of every other task (a pre-empted node, say)"
+    )
+    step_timeout_s: int = Field(
+        6 * 3600, gt=0, description="Deadline of a task that does not load the model"
+    )
+    model_step_timeout_s: int = Field(
+        48 * 3600, gt=0, description="Deadline of preprocess, train, evaluate and export"
+    )
+    image_registry: str | None = Field(
+        None,
+        description="Registry of the step images (default: $QTRAIN_IMAGE_REGISTRY where the "
+        "pipeline is compiled, else ghcr.io/qtrain)",
+    )
+    image_tag: str | None = Field(
+        None, description="Tag of the step images (default: qtrain's version)"
+    )
+    image_pull_secrets: list[str] = Field(
+        default_factory=list, description="Secrets every step's pod pulls its image with"
+    )
     train_cpu: str = Field("2", description="CPU limit of the train task")
     train_memory: str = Field("16G", description="Memory limit of the train task")
     azure_secret: str | None = Field(

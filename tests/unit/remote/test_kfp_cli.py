@@ -255,6 +255,29 @@ def test_server_error_names_the_status(kfp_api, qtrain_cli) -> None:
     )
 
 
+@pytest.mark.parametrize("command", [("submit",), ("schedule", "--cron", "@daily")])
+def test_an_older_backend_is_refused_in_one_line_before_anything_is_sent(
+    kfp_api, qtrain_cli, command: tuple[str, ...]
+) -> None:
+    kfp_api.tag_name = "2.5.0"
+    code, _, err = qtrain_cli(*command, "--host", kfp_api.url)
+    assert code == 2
+    assert _error_line(err) == (
+        f"error: the KFP API at {kfp_api.url} runs Kubeflow Pipelines 2.5.0; qtrain's pipeline "
+        "needs backend 2.17.0 or newer (exit handler state, optional secrets, fan-in): "
+        "upgrade the backend"
+    )
+    assert len(err.strip().splitlines()) == 1
+    assert [r.path for r in kfp_api.requests] == ["/apis/v2beta1/healthz"]
+
+
+@pytest.mark.parametrize("tag", ["2.17.0", "v2.18.1", "unknown", "master"])
+def test_a_new_or_unnamed_backend_is_accepted(kfp_api, qtrain_cli, tag: str) -> None:
+    kfp_api.tag_name = tag
+    code, _, err = qtrain_cli("submit", "--host", kfp_api.url)
+    assert code == 0, err
+
+
 def test_multi_user_install_needs_a_namespace(kfp_api, qtrain_cli) -> None:
     kfp_api.multi_user = True
     code, _, err = qtrain_cli("submit", "--host", kfp_api.url)
