@@ -23,20 +23,13 @@ def select(
 
     from qtrain.steps import render_cycle_summary
     from qtrain.steps import select as step
-    from qtrain.steps.outputs import finite_metrics
+    from qtrain.steps.outputs import cycle_summary_metrics
 
-    result = step(
-        config_json,
-        Path(state.path),
-        Path(incumbent.path),
-        [Path(c.path) for c in checkpoints],
-        [Path(r.path) for r in records],
-        Path(new_state.path),
-        Path(new_incumbent.path),
-    )
-    keys = ("cycle", "incumbent_value", "cycle_best_value", "failed_trials")
-    for key, value in finite_metrics({k: result[k] for k in keys}).items():
-        cycle_metrics.log_metric(key, value)  # strict JSON: no NaN on a cluster
+    result = step(config_json, Path(state.path), Path(incumbent.path),
+                  [Path(c.path) for c in checkpoints], [Path(r.path) for r in records],
+                  Path(new_state.path), Path(new_incumbent.path))  # fmt: skip
+    for key, value in cycle_summary_metrics(result).items():  # strict JSON: finite only
+        cycle_metrics.log_metric(key, value)
     new_incumbent.metadata.update({"checkpoint": result["incumbent"], "cycle": result["cycle"]})
     with open(summary.path, "w", encoding="utf-8") as f:
         f.write(render_cycle_summary(result))

@@ -23,13 +23,12 @@ def select_halved(
 
     from qtrain.steps import render_cycle_summary
     from qtrain.steps import select as step
-    from qtrain.steps.outputs import finite_metrics
+    from qtrain.steps.outputs import cycle_summary_metrics
 
     paths = [Path(a.path) for a in (state, incumbent, checkpoint, record, new_state, new_incumbent)]
     result = step(config_json, paths[0], paths[1], [paths[2]], [paths[3]], paths[4], paths[5])
-    keys = ("cycle", "incumbent_value", "cycle_best_value", "failed_trials")
-    for key, value in finite_metrics({k: result[k] for k in keys}).items():
-        cycle_metrics.log_metric(key, value)  # strict JSON: no NaN on a cluster
+    for key, value in cycle_summary_metrics(result).items():  # strict JSON: finite only
+        cycle_metrics.log_metric(key, value)
     new_incumbent.metadata.update({"checkpoint": result["incumbent"], "cycle": result["cycle"]})
     with open(summary.path, "w", encoding="utf-8") as f:
         f.write(render_cycle_summary(result))

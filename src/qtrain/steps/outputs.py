@@ -35,3 +35,10 @@ def json_metadata(values: Mapping[str, Any]) -> dict[str, Any]:
         or isinstance(v, str | bool)
         or (isinstance(v, int | float) and math.isfinite(v))
     }
+
+
+def cycle_summary_metrics(result: Mapping[str, Any]) -> dict[str, float]:
+    """The select step's per-cycle metrics (cycle, incumbent and cycle-best values, failed
+    trials), finite only: a cycle whose trials all failed has no cycle-best value."""
+    keys = ("cycle", "incumbent_value", "cycle_best_value", "failed_trials")
+    return finite_metrics({key: result[key] for key in keys})
