@@ -396,3 +396,9 @@ def test_an_adapter_only_export_holds_no_gpu(tmp_path: Path) -> None:
         assert ("accelerator" in export.get("resources", {})) is gpu
         train = spec["deploymentSpec"]["executors"]["exec-train-trial"]["container"]
         assert "accelerator" in train["resources"]
+
+
+def test_export_has_a_final_metrics_artifact(tmp_path: Path) -> None:
+    spec, _, _ = compiled(tmp_path)
+    outputs = spec["components"]["comp-export"]["outputDefinitions"]["artifacts"]
+    assert outputs["best_metrics"]["artifactType"]["schemaTitle"] == "system.Metrics"

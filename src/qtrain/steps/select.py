@@ -8,6 +8,7 @@ from typing import Any
 
 from qtrain.cycle import CyclePlan
 from qtrain.errors import QtrainError
+from qtrain.history import TrialRecord
 from qtrain.rundir import RECORD_FILE, StateFolder, TrialFolder, read_json
 from qtrain.steps.state import parse_config_json, read_state, restore_engine, write_state
 from qtrain.steps.trial import read_record
@@ -84,14 +85,40 @@ def select(
         "failed_trials": sum(r.status == "failed" for r in records),
         "stop": result.decision.stop,
         "stop_reason": result.decision.reason,
+        "trials": [_trial_row(r, metric) for r in records],
     }
 
 
+def _trial_row(record: TrialRecord, metric: str) -> dict[str, Any]:
+    """One trial as the cycle's Markdown shows it."""
+    meta = record.proposal or {}
+    fallback = "; ".join(meta.get("fallback_reasons") or []) if meta.get("fallback") else ""
+    return {
+        "trial": record.trial, "params": record.params, "status": record.status,
+        "value": record.metrics.get(metric), "error": record.error,
+        "source": meta.get("source") or meta.get("proposer") or "",
+        "solver": meta.get("solver") or "", "fallback": fallback,
+    }  # fmt: skip
+
+
 def render_cycle_summary(result: dict[str, Any]) -> str:
-    """The Markdown a select step shows for its cycle (``result`` is :func:`select`'s)."""
-    return (
-        f"# Cycle {result['cycle']}\n\n- incumbent: `{result['incumbent']}` "
-        f"({result['metric']} {result['incumbent_value']:.4g})\n"
-        f"- best of this cycle: {result['cycle_best_value']:.4g}\n"
-        f"- stop: {result['stop']} ({result['stop_reason']})\n"
-    )
+    """The Markdown a select step shows for its cycle (``result`` is :func:`select`'s): the
+    incumbent, the stop decision, and the cycle's trials with the proposal behind each (its
+    source, the solver that answered, any fallback and why)."""
+    lines = [
+        f"# Cycle {result['cycle']}\n",
+        f"- incumbent: `{result['incumbent']}` ({result['metric']} "
+        f"{result['incumbent_value']:.4g})",
+        f"- best of this cycle: {result['cycle_best_value']:.4g}",
+        f"- stop: {result['stop']} ({result['stop_reason']})\n",
+        f"| trial | params | source | solver | fallback | {result['metric']} |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result.get("trials", []):
+        params = ", ".join(f"{k}={v}" for k, v in row["params"].items())
+        value = f"{row['value']:.4g}" if row["value"] is not None else f"{row['status']}"
+        if row["error"]:
+            value += f": {row['error']}"
+        lines.append(f"| {row['trial']} | {params} | {row['source']} | {row['solver']} | "
+                     f"{row['fallback'] or 'no'} | {value} |")  # fmt: skip
+    return "\n".join(lines) + "\n"

@@ -44,3 +44,26 @@ def test_records_of_another_cycle_are_refused(tmp_path: Path) -> None:
     with pytest.raises(QtrainError, match="expected the trials of cycle 1"):
         select(config.model_dump_json(), state, tmp_path / "base", [], [tmp_path / "rec"],
                tmp_path / "o1", tmp_path / "o2")  # fmt: skip
+
+
+def test_the_cycle_markdown_holds_the_trials_and_their_proposals() -> None:
+    from qtrain.steps import render_cycle_summary
+
+    result = {
+        "cycle": 2, "incumbent": "c002-t01", "metric": "eval_loss", "incumbent_value": 0.5,
+        "cycle_best_value": 0.5, "stop": False, "stop_reason": None,
+        "trials": [
+            {"trial": 0, "params": {"training.learning_rate": 0.01}, "status": "completed",
+             "value": 0.75, "error": None, "source": "exploit", "solver": "", "fallback": ""},
+            {"trial": 1, "params": {"training.learning_rate": 0.003}, "status": "completed",
+             "value": 0.5, "error": None, "source": "optimizer", "solver": "tabu",
+             "fallback": "sa: timed out"},
+            {"trial": 2, "params": {"training.learning_rate": 0.99}, "status": "failed",
+             "value": None, "error": "diverged: eval_loss nan", "source": "optimizer",
+             "solver": "sa", "fallback": ""},
+        ],
+    }  # fmt: skip
+    text = render_cycle_summary(result)
+    assert "| trial | params | source | solver | fallback | eval_loss |" in text
+    assert "| 1 | training.learning_rate=0.003 | optimizer | tabu | sa: timed out | 0.5 |" in text
+    assert "| 2 | training.learning_rate=0.99 | optimizer | sa | no | failed: diverged" in text
