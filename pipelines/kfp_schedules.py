@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 import tempfile
@@ -28,6 +29,8 @@ class ScheduledRun:
     version_name: str
     new_pipeline: bool
     new_version: bool
+    reused: bool = False
+    replaced: tuple[str, ...] = ()
 
 
 def pipeline_version_name(package: Path) -> str:
@@ -58,10 +61,29 @@ def create_schedule(
             )
     with calling(url, f"creating experiment {experiment!r}"):
         experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
+    display = name.strip() if name else f"{PIPELINE_NAME} [{kfp_schedule}]"
+    with calling(url, "listing the recurring runs"):
+        same_name = _recurring_runs(client, experiment_id, namespace, display)
+    scheduled = functools.partial(
+        ScheduledRun, cron=kfp_schedule, pipeline_id=pipeline_id,
+        version_id=version.pipeline_version_id,
+        version_name=version.display_name or version_name,
+        new_pipeline=new_pipeline, new_version=new_pipeline or new_version,
+    )  # fmt: skip
+    params = {PARAMETER: config.model_dump_json()}
+    for existing in same_name:  # idempotent: the same schedule again is the one there
+        if _same_schedule(existing, version.pipeline_version_id, kfp_schedule, params):
+            rid = existing.recurring_run_id
+            return scheduled(rid, f"{ui_url(url)}/#/recurringrun/details/{rid}", reused=True)
+    replaced = []
+    for existing in same_name:  # one recurring run per name: a changed one replaces it
+        with calling(url, f"replacing recurring run {existing.recurring_run_id}"):
+            client.delete_recurring_run(existing.recurring_run_id)
+        replaced.append(existing.recurring_run_id)
     with calling(url, "creating the recurring run"):
         recurring = client.create_recurring_run(
             experiment_id,
-            name.strip() if name else f"{PIPELINE_NAME} [{kfp_schedule}]",
+            display,
             cron_expression=kfp_schedule,
             pipeline_id=pipeline_id,
             version_id=version.pipeline_version_id,
@@ -70,15 +92,30 @@ def create_schedule(
             no_catchup=True,
         )
     rid = recurring.recurring_run_id
-    return ScheduledRun(
-        recurring_run_id=rid,
-        url=f"{ui_url(url)}/#/recurringrun/details/{rid}",
-        cron=kfp_schedule,
-        pipeline_id=pipeline_id,
-        version_id=version.pipeline_version_id,
-        version_name=version.display_name or version_name,
-        new_pipeline=new_pipeline,
-        new_version=new_pipeline or new_version,
+    return scheduled(rid, f"{ui_url(url)}/#/recurringrun/details/{rid}", replaced=tuple(replaced))
+
+
+def _recurring_runs(
+    client: kfp.Client, experiment_id: str, namespace: str | None, display: str
+) -> list[Any]:
+    """The experiment's recurring runs called ``display``."""
+    found = client.list_recurring_runs(
+        experiment_id=experiment_id, namespace=namespace, filter=name_filter(display)
+    )
+    return [r for r in found.recurring_runs or () if r.display_name == display]
+
+
+def _same_schedule(existing: Any, version_id: str, cron: str, params: dict[str, str]) -> bool:
+    """Whether a recurring run already starts this version on this cron with these params."""
+    reference = existing.pipeline_version_reference
+    trigger = existing.trigger
+    existing_cron = trigger.cron_schedule.cron if trigger and trigger.cron_schedule else None
+    existing_params = (existing.runtime_config.parameters or {}) if existing.runtime_config else {}
+    return (
+        reference is not None
+        and reference.pipeline_version_id == version_id
+        and existing_cron == cron
+        and existing_params == params
     )
 
 
@@ -123,4 +160,13 @@ def _find_version(client: kfp.Client, pipeline_id: str, name: str | None) -> Any
         filter=name_filter(name) if name else None,
     )
     versions = [v for v in found.pipeline_versions or () if name in (None, v.display_name)]
-    return versions[0] if versions else None
+    if versions or name is None:
+        return versions[0] if versions else None
+    # The pipeline's first version is named after the pipeline by the server; its
+    # description names the compiled package it holds.
+    found = client.list_pipeline_versions(pipeline_id, page_size=50, sort_by="created_at desc")
+    described = [
+        v for v in found.pipeline_versions or ()
+        if (v.description or "").endswith(f"compiled pipeline {name}")
+    ]  # fmt: skip
+    return described[0] if described else None

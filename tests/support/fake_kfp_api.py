@@ -101,6 +101,8 @@ class FakeKfpApi:
             ("/runs", "POST", self._create_run),
             ("/runs/([^/:]+)", "GET", self._get_run),
             ("/recurringruns", "POST", self._create_recurring_run),
+            ("/recurringruns", "GET", self._list_recurring_runs),
+            ("/recurringruns/([^/:]+)", "DELETE", self._delete_recurring_run),
         ]
 
     def _healthz(self, request: Request) -> tuple[int, Any]:
@@ -209,6 +211,17 @@ class FakeKfpApi:
         self.recurring_runs[recurring["recurring_run_id"]] = recurring
         return 200, recurring
 
+    def _list_recurring_runs(self, request: Request) -> tuple[int, Any]:
+        found = [r for r in self.recurring_runs.values()
+                 if r.get("experiment_id") == request.query.get("experiment_id")]  # fmt: skip
+        found = _filtered(found, request.query)
+        return 200, {"recurringRuns": found, "total_size": len(found)}
+
+    def _delete_recurring_run(self, request: Request, rid: str) -> tuple[int, Any]:
+        if self.recurring_runs.pop(rid, None) is None:
+            return 404, _status(404, f"recurring run {rid} not found")
+        return 200, {}
+
 
 def _status(code: int, message: str) -> dict[str, Any]:
     grpc = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6}.get(code, 13)
@@ -235,6 +248,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def do_POST(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
         self._serve()
 
     def _serve(self) -> None:

@@ -163,6 +163,10 @@ def schedule(
         token=token,
     )
     version_note = "new" if scheduled.new_version else "existing"
+    if scheduled.reused:
+        out.print("this schedule exists already: nothing changed", highlight=False)
+    for old in scheduled.replaced:
+        out.print(f"replaced recurring run {old} (same name, another schedule)", highlight=False)
     out.print(f"recurring run id: {scheduled.recurring_run_id}", highlight=False)
     out.print(f"cron (KFP, seconds first): {scheduled.cron}", highlight=False)
     out.print(f"pipeline version: {scheduled.version_name} ({version_note})", highlight=False)

@@ -155,6 +155,24 @@ def test_schedule_uploads_then_adds_versions(kfp_api, qtrain_cli) -> None:
     }
 
 
+def test_schedule_is_idempotent_and_a_changed_schedule_replaces_its_namesake(
+    kfp_api, qtrain_cli
+) -> None:
+    args = ("schedule", "--host", kfp_api.url, "--cron", "0 2 * * *", "--name", "nightly")
+    for _ in range(2):
+        code, out, err = qtrain_cli(*args)
+        assert code == 0, err
+    assert len(kfp_api.recurring_runs) == 1
+    assert len(kfp_api.calls("POST", "/recurringruns")) == 1
+    assert "this schedule exists already: nothing changed" in out
+    [first] = kfp_api.recurring_runs
+    code, out, err = qtrain_cli(*args[:-4], "--cron", "0 3 * * *", "--name", "nightly")
+    assert code == 0, err
+    [second] = kfp_api.recurring_runs
+    assert second != first and f"replaced recurring run {first}" in out
+    assert kfp_api.recurring_runs[second]["trigger"]["cron_schedule"]["cron"] == "0 0 3 * * *"
+
+
 def test_unreachable_host_is_one_line(closed_port_url, qtrain_cli) -> None:
     code, _, err = qtrain_cli("submit", "--host", closed_port_url)
     assert code == 2

@@ -78,8 +78,10 @@ def test_schedule_run_returns_the_version(kfp_api, tiny_config) -> None:
     first = client.schedule_run(tiny_config, kfp_api.url, "0 3 * * 0")
     again = client.schedule_run(tiny_config, kfp_api.url, "0 3 * * 0", name="weekly")
     assert (first.new_pipeline, first.new_version) == (True, True)
-    assert (again.new_pipeline, again.new_version) == (False, True)
-    assert first.version_name == "qtrain-training"  # the server names the first version
-    assert again.version_name.startswith("qtrain-training-0-1-0-")
+    # the same package again is the same version: the server named the first one after the
+    # pipeline, and its description names the package
+    assert (again.new_pipeline, again.new_version) == (False, False)
+    assert first.version_name == again.version_name == "qtrain-training"
+    assert again.version_id == first.version_id
     assert again.cron == "0 0 3 * * 0"
     assert again.url == f"{kfp_api.url}/#/recurringrun/details/{again.recurring_run_id}"
