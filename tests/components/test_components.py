@@ -160,6 +160,7 @@ def exported(
         run=artifact(Artifact, store, "run"),
         model=artifact(Model, store, "model"),
         report=artifact(Markdown, store, "report.md"),
+        best_metrics=artifact(Metrics, store, "best-metrics"),
     )
     export.python_func(
         config_json=config_json,
@@ -411,6 +412,7 @@ def test_export_model_is_the_best_adapter_with_its_metrics(
     records = [read_json(t.record.path, "record.json") for t in trials]
     logged = next(r["metrics"] for r in records if r["checkpoint"] == best)
     assert exported.model.metadata == pytest.approx({"checkpoint": best, **logged})
+    assert exported.best_metrics.metadata == pytest.approx(logged)  # the final Metrics
 
 
 def test_export_report_is_the_run_report(
