@@ -45,6 +45,10 @@ def config_run_name(config: RunConfig) -> str:
     return f"{PIPELINE_NAME}-{digest}"
 
 
+#: Run states that leave no result: ``--once`` submits the config again after them.
+ENDED_WITHOUT_RESULT = ("FAILED", "CANCELED", "CANCELING", "SKIPPED")
+
+
 def start_run(
     client: kfp.Client,
     url: str,
@@ -61,7 +65,8 @@ def start_run(
     ``resume_from``: the stopped run it continues.
 
     With ``once`` the run is named after the config's digest, and an existing run of that
-    name is returned (``skipped``) instead of starting another.
+    name is returned (``skipped``) instead of starting another, unless every such run ended
+    without a result (failed, canceled): then it is submitted again.
     """
     if once:
         run_name = run_name or config_run_name(config)
@@ -79,13 +84,16 @@ def start_run(
                     filter=name_filter(run_name),
                 )  # fmt: skip
             existing = [r for r in found.runs or () if r.display_name == run_name]
-            if existing:
-                done = existing[0]
+            counted = [r for r in existing if str(r.state) not in ENDED_WITHOUT_RESULT]
+            if counted:
+                done = counted[0]
                 report(f"run {done.run_id} already ran this config ({run_name}): not submitted")
                 return SubmittedRun(
                     done.run_id, f"{ui_url(url)}/#/runs/details/{done.run_id}",
                     experiment_id, state=done.state, skipped=True,
                 )  # fmt: skip
+            for failed in existing:  # a failed or canceled run does not count: submit again
+                report(f"run {failed.run_id} of this config ended {failed.state}: submitting again")
         with calling(url, "creating the run"):
             result = client.create_run_from_pipeline_package(
                 str(package),

@@ -72,6 +72,19 @@ def test_submit_once_runs_each_config_once(kfp_api, qtrain_cli) -> None:
     assert all(re.fullmatch(r"qtrain-training-[0-9a-f]{12}", n) for n in names)
 
 
+def test_submit_once_submits_again_after_a_failed_run(kfp_api, qtrain_cli) -> None:
+    code, _, err = qtrain_cli("submit", "--host", kfp_api.url, "--once")
+    assert code == 0, err
+    [first] = kfp_api.runs.values()
+    first["state"] = "FAILED"
+    code, _, err = qtrain_cli("submit", "--host", kfp_api.url, "--once")
+    assert code == 0, err
+    assert f"run {first['run_id']} of this config ended FAILED: submitting again" in err
+    assert len(kfp_api.runs) == 2
+    code, _, err = qtrain_cli("submit", "--host", kfp_api.url, "--once")  # the new one counts
+    assert "already ran this config" in err and len(kfp_api.runs) == 2
+
+
 def test_submit_wait_reports_success(kfp_api, qtrain_cli) -> None:
     code, out, err = qtrain_cli(
         "submit", "--host", kfp_api.url, "--wait", "--poll-interval", "0.01"
