@@ -15,6 +15,7 @@ import kfp
 from qtrain import RunConfig
 from qtrain_kfp.pipelines.errors import RunNotSucceededError
 from qtrain_kfp.pipelines.kfp_calls import REQUEST_TIMEOUT_S, calling, name_filter, ui_url
+from qtrain_kfp.pipelines.kfp_schedules import pipeline_version_name, upload_package
 from qtrain_kfp.pipelines.training_pipeline import PARAMETER, PIPELINE_NAME, compile_pipeline
 
 SUCCEEDED = "SUCCEEDED"
@@ -94,12 +95,16 @@ def start_run(
                 )  # fmt: skip
             for failed in existing:  # a failed or canceled run does not count: submit again
                 report(f"run {failed.run_id} of this config ended {failed.state}: submitting again")
-        with calling(url, "creating the run"):
-            result = client.create_run_from_pipeline_package(
-                str(package),
-                arguments={PARAMETER: config.model_dump_json()},
-                run_name=run_name or _timestamped(PIPELINE_NAME, resume_from),
-                experiment_id=experiment_id,
+        version_name = pipeline_version_name(package)
+        with calling(url, f"uploading pipeline {PIPELINE_NAME!r}"):
+            pipeline_id, version, _, _ = upload_package(client, package, version_name, namespace)
+        with calling(url, "creating the run"):  # from the uploaded version: linked in the UI
+            result = client.run_pipeline(
+                experiment_id,
+                run_name or _timestamped(PIPELINE_NAME, resume_from),
+                params={PARAMETER: config.model_dump_json()},
+                pipeline_id=pipeline_id,
+                version_id=version.pipeline_version_id,
             )
     run = SubmittedRun(
         result.run_id, f"{ui_url(url)}/#/runs/details/{result.run_id}", experiment_id

@@ -56,7 +56,7 @@ def create_schedule(
         package = compile_pipeline(config, Path(folder) / f"{PIPELINE_NAME}.yaml")
         version_name = pipeline_version_name(package)
         with calling(url, f"uploading pipeline {PIPELINE_NAME!r}"):
-            pipeline_id, version, new_pipeline, new_version = _upload(
+            pipeline_id, version, new_pipeline, new_version = upload_package(
                 client, package, version_name, namespace
             )
     with calling(url, f"creating experiment {experiment!r}"):
@@ -119,10 +119,11 @@ def _same_schedule(existing: Any, version_id: str, cron: str, params: dict[str, 
     )
 
 
-def _upload(
+def upload_package(
     client: kfp.Client, package: Path, version_name: str, namespace: str | None
 ) -> tuple[str, Any, bool, bool]:
-    """The pipeline's id and the version called ``version_name``, each uploaded if absent.
+    """The pipeline's id and the version called ``version_name``, each uploaded if absent
+    (runs and recurring runs start from it, so the KFP UI links them to the pipeline).
 
     Also says whether the pipeline and the version are new.
     """

@@ -74,7 +74,7 @@ def submitted(kfp_api: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The one run created: its config_json and the preprocess task's inputs."""
     [run] = kfp_api.calls("POST", "/runs")
     config = json.loads(run.body["runtime_config"]["parameters"]["config_json"])
-    return config, {**run.body, "preprocess": _preprocess_inputs(run.body["pipeline_spec"])}
+    return config, {**run.body, "preprocess": _preprocess_inputs(kfp_api.spec_of(run.body))}
 
 
 def _preprocess_inputs(spec: dict[str, Any]) -> dict[str, Any]:

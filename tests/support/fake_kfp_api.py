@@ -179,10 +179,27 @@ class FakeKfpApi:
         found = _filtered(runs, request.query)
         return 200, {"runs": found, "total_size": len(found)}
 
+    def spec_of(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The pipeline spec a run or recurring run was created with: inline, or the one of
+        the pipeline version it references (``{"pipeline_spec", "platform_spec"}``)."""
+        if "pipeline_spec" in body:
+            return body["pipeline_spec"]
+        reference = body["pipeline_version_reference"]
+        [version] = [v for v in self.versions[reference["pipeline_id"]]
+                     if v["pipeline_version_id"] == reference["pipeline_version_id"]]  # fmt: skip
+        spec, *platform = version["pipeline_spec"]
+        return {"pipeline_spec": spec, "platform_spec": platform[0] if platform else {}}
+
     def _create_run(self, request: Request) -> tuple[int, Any]:
         body = request.body
         if body.get("experiment_id") not in self.experiments:
             return 404, _status(404, "experiment not found")
+        reference = body.get("pipeline_version_reference")
+        if reference and not any(
+            v["pipeline_version_id"] == reference.get("pipeline_version_id")
+            for v in self.versions.get(reference.get("pipeline_id"), [])
+        ):
+            return 404, _status(404, "pipeline version not found")
         run = {**body, "run_id": self._new_id("run"), "state": "PENDING"}
         self.runs[run["run_id"]] = run
         return 200, run

@@ -41,7 +41,14 @@ def test_submit_compiles_the_config_into_a_run(kfp_api, qtrain_cli) -> None:
     assert f"run details: {kfp_api.url}/#/runs/details/{run_id}" in out
     assert "Experiment details" not in out + err  # kfp's own prints are swallowed
     assert _run_config(run)["training"]["learning_rate"] == 0.002
-    spec = run.body["pipeline_spec"]
+    # created from an uploaded pipeline version: the KFP UI links the run to its pipeline
+    [pipeline_id] = kfp_api.pipelines
+    [version] = kfp_api.versions[pipeline_id]
+    assert run.body["pipeline_version_reference"] == {
+        "pipeline_id": pipeline_id,
+        "pipeline_version_id": version["pipeline_version_id"],
+    }
+    spec = kfp_api.spec_of(run.body)
     spec = spec.get("pipeline_spec", spec)  # kfp nests it when there is a platform spec
     assert spec["pipelineInfo"]["name"] == "qtrain-training"
     assert "config_json" in spec["root"]["inputDefinitions"]["parameters"]
