@@ -10,6 +10,7 @@ import contextlib
 import functools
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -74,6 +75,25 @@ class _Tee(io.TextIOBase):
         self.log.flush()
         if self.live is not None:
             self.live.flush()
+
+
+@contextlib.contextmanager
+def _teed_stdout(tee: _Tee) -> Iterator[None]:
+    """stdout goes to ``tee`` for the run. kfp.local's loggers keep the stream they found (the
+    tee): after the run they write to the real stdout again, not to a closed log file."""
+    real = sys.stdout
+    try:
+        with contextlib.redirect_stdout(tee):
+            yield
+    finally:
+        loggers = [logging.getLogger(), *(
+            item for item in logging.Logger.manager.loggerDict.values()
+            if isinstance(item, logging.Logger)
+        )]  # fmt: skip
+        for logger in loggers:
+            for handler in logger.handlers:
+                if isinstance(handler, logging.StreamHandler) and handler.stream is tee:
+                    handler.setStream(real)
 
 
 def run_kfp_local(
@@ -204,7 +224,7 @@ def _run(
     try:
         with (
             log_path.open("w", encoding="utf-8") as log,
-            contextlib.redirect_stdout(_Tee(log, None if quiet else sys.stderr)),
+            _teed_stdout(_Tee(log, None if quiet else sys.stderr)),
             warnings.catch_warnings(),
         ):
             # The steps run in this environment, which has what the qtrain images have;
