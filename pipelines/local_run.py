@@ -34,14 +34,13 @@ from qtrain.errors import QtrainError, one_line
 from qtrain.rundir import (
     KFP_LOCAL_LOG,
     KFP_LOCAL_ROOT,
-    STATE_FILE,
     RunDirectory,
-    StateFolder,
     new_run_id,
     write_json_atomic,
 )
 from qtrain.steps.resume import resume_point
 from qtrain.steps.run_control import adopt_run, finish_status, start_live_run
+from qtrain_kfp.pipelines.local_outputs import find_exported_run, latest_state, restore_export
 from qtrain_kfp.pipelines.training_pipeline import build_pipeline
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -236,7 +235,9 @@ def _run(
             pipeline(config_json=config.model_dump_json())
     except Exception as exc:
         return _record_failure(config, run_dir, outputs, exc, time.time() - started)
-    adopt_run(_find_exported_run(outputs), run_dir)
+    exported = find_exported_run(outputs)
+    restore_export(exported, outputs)
+    adopt_run(exported, run_dir)
     shutil.copy2(log_path, run_dir.kfp_local_log)
     report = json.loads(run_dir.report_json.read_text(encoding="utf-8"))
     report["run_dir"] = str(run_dir.root)
@@ -245,27 +246,6 @@ def _run(
     if not keep_outputs:
         shutil.rmtree(outputs, ignore_errors=True)
     return report
-
-
-def _latest_state(outputs: Path) -> StateFolder | None:
-    """The newest complete run-state folder a task wrote (None: preprocess never finished)."""
-    folders = [StateFolder(found.parent) for found in outputs.rglob(STATE_FILE)]
-    complete = [folder for folder in folders if folder.is_complete()]
-    if not complete:
-        return None
-    return max(complete, key=lambda folder: folder.state_file.stat().st_mtime)
-
-
-def _find_exported_run(root: Path) -> RunDirectory:
-    """The run directory the export task wrote (its output artifact is called ``run``)."""
-    reports = (RunDirectory(p).report_json for p in root.rglob("run") if p.is_dir())
-    found = [RunDirectory(r.parent) for r in reports if r.is_file()]
-    if len(found) != 1:
-        raise QtrainError(
-            f"expected one exported run under {root}, found {len(found)}: the pipeline did not "
-            "reach its export step"
-        )
-    return found[0]
 
 
 def _record_failure(
@@ -281,7 +261,7 @@ def _record_failure(
     if (outputs / KFP_LOCAL_LOG).is_file():
         shutil.copy2(outputs / KFP_LOCAL_LOG, run_dir.kfp_local_log)
     extra: dict[str, Any] = {"engine": "kfp-local", "task_outputs": str(outputs)}
-    engine, latest = None, _latest_state(outputs)
+    engine, latest = None, latest_state(outputs)
     if latest is not None:  # what the run got to: the newest state a task wrote
         for src, dst in (
             (latest.config_file, run_dir.config_file),

@@ -53,6 +53,9 @@ DATA_REPORT_FILE = "report.json"
 
 KFP_LOCAL_ROOT = ".kfp-local"
 KFP_LOCAL_LOG = "kfp-local.log"
+#: In a pipeline's ``run`` artifact, ``export/`` holds only this note: the export itself is
+#: the export step's ``model`` artifact (the merged model is uploaded once).
+EXPORT_ELSEWHERE_FILE = "EXPORT.md"
 AZURE_JOBS_DIR = "azure-jobs"
 
 

@@ -393,6 +393,9 @@ def test_export_writes_the_run_directory(
     names = {p.name for p in run.iterdir()}
     assert {"config.yaml", "history.jsonl", "events.jsonl", "data", "checkpoints"} <= names
     assert (run / "checkpoints" / best).is_dir()
+    # the export is uploaded once, as the model artifact: the run's export/ holds a note
+    assert [p.name for p in (run / "export").iterdir()] == ["EXPORT.md"]
+    assert (Path(exported.model.path) / "adapter").is_dir()
     report = read_json(run, "report.json")
     assert report["status"] == "completed"
     assert report["best"]["checkpoint"] == best

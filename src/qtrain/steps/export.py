@@ -18,7 +18,7 @@ from qtrain.config.schema import RunConfig
 from qtrain.cycle.closing import RunOutcome, export_incumbent, finish_run
 from qtrain.errors import QtrainError
 from qtrain.events import EventLog
-from qtrain.rundir import RunDirectory, StateFolder, TrialFolder
+from qtrain.rundir import EXPORT_ELSEWHERE_FILE, RunDirectory, StateFolder, TrialFolder
 from qtrain.steps.run_control import adopt_run, finish_status, read_halt
 from qtrain.steps.state import parse_config_json, read_state, restore_engine
 
@@ -75,15 +75,27 @@ def export_run(
     )  # fmt: skip
     report = finish_run(engine, config, layout, events, outcome)
     finish_status(config, state.run_id, status, reason)
-    if model_out is not None:  # nothing to export: a guided run paused before cycle 1
-        model_out.mkdir(parents=True, exist_ok=True)
-        if layout.export_dir.is_dir():
-            shutil.copytree(layout.export_dir, model_out, dirs_exist_ok=True)
     if report_out is not None:
         shutil.copyfile(layout.report_md, report_out)
-    if config.kubeflow.runs_pvc:
+    if config.kubeflow.runs_pvc:  # the volume's copy of the run is whole
         publish_run(run_dir, config, state.run_id)
+    if model_out is not None:  # (nothing to export: a guided run paused before cycle 1)
+        move_export(layout, model_out)
     return report
+
+
+def move_export(layout: RunDirectory, model_out: Path) -> None:
+    """Move the export (adapter, merged model) into the ``model`` artifact, leaving a note in
+    the run's ``export/``: the merged model, tens of GB for phi-4, is uploaded once."""
+    model_out.mkdir(parents=True, exist_ok=True)
+    if not layout.export_dir.is_dir():
+        return
+    for entry in layout.export_dir.iterdir():
+        shutil.move(str(entry), str(model_out / entry.name))
+    (layout.export_dir / EXPORT_ELSEWHERE_FILE).write_text(
+        "The export (adapter, merged model) is the export step's `model` output artifact.\n",
+        encoding="utf-8",
+    )
 
 
 def publish_run(run_dir: Path, config: RunConfig, run_id: str) -> Path:
