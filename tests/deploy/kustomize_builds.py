@@ -13,12 +13,25 @@ import yaml
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 KUBERNETES_VERSION = "1.32"  # the kubectl CI uses; kubernetes-validate ships its schemas
+MODES = ("multi-user", "standalone")  # the two ways Kubeflow Pipelines is installed
 ENVIRONMENTS = ("dev", "prod")
-OVERLAYS = ("overlays/dev", "overlays/prod")
-GITOPS_ROOTS = ("gitops/dev", "gitops/prod")
-ROOTS = ("base", *OVERLAYS, *GITOPS_ROOTS, "gitops")
-RUN_ROOTS = ("base", *OVERLAYS, *GITOPS_ROOTS)  # the roots that deploy a namespace
+OVERLAYS = tuple(f"overlays/{mode}/{env}" for mode in MODES for env in ENVIRONMENTS)
+APP_ROOTS = tuple(f"{overlay}/app" for overlay in OVERLAYS)
+VOLUME_ROOTS = tuple(f"{overlay}/volumes" for overlay in OVERLAYS)
+GITOPS_ROOTS = tuple(f"gitops/{mode}/{env}" for mode in MODES for env in ENVIRONMENTS)
+APPLICATION_ROOTS = tuple(f"gitops/applications/{mode}" for mode in MODES)
+ROOTS = (
+    "base",
+    "volumes",
+    *OVERLAYS,
+    *APP_ROOTS,
+    *VOLUME_ROOTS,
+    *GITOPS_ROOTS,
+    *APPLICATION_ROOTS,
+)
+RUN_ROOTS = ("base", *OVERLAYS, *GITOPS_ROOTS)  # the roots that hold a run config
 RUN_CONFIG = "qtrain-run-config"
+SUBMIT_SETTINGS = "qtrain-submit"
 
 Obj = dict[str, Any]
 
@@ -65,15 +78,31 @@ def run_config_map(objects: tuple[Obj, ...] | list[Obj]) -> Obj:
     return maps[0]
 
 
-def pod_specs(objects: tuple[Obj, ...] | list[Obj]) -> list[Obj]:
-    """The pod specs of every CronJob and Job."""
-    specs = []
+def submit_settings(objects: tuple[Obj, ...] | list[Obj]) -> dict[str, str]:
+    """The data of the generated ``qtrain-submit-<hash>`` ConfigMap (the submit pod's env)."""
+    maps = [
+        m
+        for m in of_kind(objects, "ConfigMap")
+        if m["metadata"]["name"].startswith(SUBMIT_SETTINGS)
+    ]
+    assert len(maps) == 1, f"expected one {SUBMIT_SETTINGS}-<hash> ConfigMap, found {len(maps)}"
+    return maps[0]["data"]
+
+
+def pod_templates(objects: tuple[Obj, ...] | list[Obj]) -> list[Obj]:
+    """The pod templates (metadata and spec) of every CronJob and Job."""
+    templates = []
     for obj in objects:
         if obj["kind"] == "CronJob":
-            specs.append(obj["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+            templates.append(obj["spec"]["jobTemplate"]["spec"]["template"])
         elif obj["kind"] == "Job":
-            specs.append(obj["spec"]["template"]["spec"])
-    return specs
+            templates.append(obj["spec"]["template"])
+    return templates
+
+
+def pod_specs(objects: tuple[Obj, ...] | list[Obj]) -> list[Obj]:
+    """The pod specs of every CronJob and Job."""
+    return [template["spec"] for template in pod_templates(objects)]
 
 
 def submit_hooks(objects: tuple[Obj, ...] | list[Obj]) -> list[Obj]:

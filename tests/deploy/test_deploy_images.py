@@ -20,7 +20,7 @@ TORCH_INDEX = {
     "base": "https://download.pytorch.org/whl/cpu",
     "train": "https://download.pytorch.org/whl/cu",
 }
-MODEL_CACHE = "/models/cache"  # where manifests/base/pvc.yaml says the model-cache PVC goes
+MODEL_CACHE = "/models/cache"  # where manifests/volumes/pvc.yaml says the model-cache PVC goes
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([0-9][^\s\"',;\\]*)")
 
 

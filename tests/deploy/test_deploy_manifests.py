@@ -11,10 +11,12 @@ import kubernetes_validate
 import pytest
 import yaml
 from kustomize_builds import (
+    APPLICATION_ROOTS,
     ENVIRONMENTS,
     GITOPS_ROOTS,
     KUBERNETES_VERSION,
     MANIFESTS,
+    MODES,
     OVERLAYS,
     ROOTS,
     RUN_CONFIG,
@@ -24,8 +26,10 @@ from kustomize_builds import (
     of_kind,
     one,
     pod_specs,
+    pod_templates,
     run_config_map,
     submit_hooks,
+    submit_settings,
 )
 
 from qtrain import __version__
@@ -56,7 +60,8 @@ def test_no_secret_values_in_git(root: str) -> None:
                 if "secretKeyRef" in e.get("valueFrom", {})
             ]
             for ref in refs:
-                assert ref["name"] == "qtrain-azure" and ref.get("optional") is True, ref
+                assert ref["name"].startswith("qtrain-azure"), ref
+                assert ref.get("optional") is True, ref
 
 
 @pytest.mark.parametrize("root", RUN_ROOTS)
@@ -70,25 +75,31 @@ def test_run_config_map_is_a_valid_run_config(root: str, tmp_path: Path) -> None
     assert config.data.path.startswith("/mnt/data/")
 
 
-@pytest.mark.parametrize("root", RUN_ROOTS)
-def test_run_config_names_what_the_build_deploys(root: str, tmp_path: Path) -> None:
-    """The pipeline mounts the PVC and reads the Secret the config names: they must match."""
-    objects = build(root)
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_submit_names_the_volumes_and_secret_the_build_deploys(
+    overlay: str, tmp_path: Path
+) -> None:
+    """The pipeline mounts the PVCs and reads the Secret that `qtrain submit` is told about
+    (kubeflow.* overrides from the submit ConfigMap): they must be what the overlay deploys."""
+    objects = build(overlay)
+    settings = submit_settings(objects)
+    claims = {pvc["metadata"]["name"] for pvc in of_kind(objects, "PersistentVolumeClaim")}
+    names = {settings[key] for key in ("QTRAIN_DATA_PVC", "QTRAIN_RUNS_PVC")}
+    assert names | {settings["QTRAIN_MODEL_CACHE_PVC"]} == claims
+    assert settings["QTRAIN_AZURE_SECRET"].startswith("qtrain-azure")
     path = tmp_path / "run.yaml"
     path.write_text(run_config_map(objects)["data"]["run.yaml"], encoding="utf-8")
     kubeflow = load_config(path).kubeflow
-    claims = {pvc["metadata"]["name"] for pvc in of_kind(objects, "PersistentVolumeClaim")}
-    assert kubeflow.model_cache_pvc in claims
     assert kubeflow.model_cache_path == "/models/cache"  # HF_HOME in images/*/Dockerfile
-    assert kubeflow.azure_secret == "qtrain-azure"
     assert kubeflow.gpu.count >= 1, "phi-4 QLoRA trains on a GPU"
 
 
-def test_dev_runs_fewer_cycles_than_prod(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_dev_runs_fewer_cycles_than_prod(mode: str, tmp_path: Path) -> None:
     configs = {}
     for env in ENVIRONMENTS:
         path = tmp_path / f"{env}.yaml"
-        path.write_text(run_config_map(build(f"overlays/{env}"))["data"]["run.yaml"])
+        path.write_text(run_config_map(build(f"overlays/{mode}/{env}"))["data"]["run.yaml"])
         configs[env] = load_config(path)
     assert configs["dev"].early_stopping.max_cycles < configs["prod"].early_stopping.max_cycles
     assert configs["dev"].training.steps_per_cycle < configs["prod"].training.steps_per_cycle
@@ -104,8 +115,12 @@ def test_cronjob_submits_the_mounted_run_config(root: str) -> None:
     assert command[:3] == ["qtrain", "submit", "/config/run.yaml"]
     assert command[command.index("--host") + 1] == "$(KFP_HOST)"
     assert "--experiment" in command
-    env = {e["name"] for e in container["env"]}
-    assert {"KFP_HOST", "KFP_EXPERIMENT"} <= env
+    (env_from,) = container["envFrom"]
+    settings = submit_settings(objects)
+    assert env_from["configMapRef"]["name"].startswith("qtrain-submit-")
+    assert {"KFP_HOST", "KFP_EXPERIMENT", "KFP_NAMESPACE"} <= set(settings)
+    for key in ("QTRAIN_DATA_PVC", "QTRAIN_RUNS_PVC", "QTRAIN_MODEL_CACHE_PVC"):
+        assert f"$({key})" in "".join(command), f"{key} must reach the submitted config"
 
     mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/config")
     volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
@@ -129,19 +144,19 @@ def test_every_image_is_the_base_image(root: str, monkeypatch: pytest.MonkeyPatc
 
 
 def test_prod_pins_the_image_tag_to_the_package_version() -> None:
-    kustomization = yaml.safe_load((MANIFESTS / "overlays/prod/kustomization.yaml").read_text())
+    kustomization = yaml.safe_load((MANIFESTS / "components/prod/kustomization.yaml").read_text())
     (pin,) = kustomization["images"]
     assert pin["newTag"] == __version__
     assert f"{pin['name']}:{pin['newTag']}" == base_image(registry="ghcr.io/qtrain")
 
 
-@pytest.mark.parametrize("root", RUN_ROOTS)
+@pytest.mark.parametrize("root", OVERLAYS)
 def test_submitter_role_is_least_privilege(root: str) -> None:
     objects = build(root)
     role, binding = one(objects, "Role"), one(objects, "RoleBinding")
     for rule in role["rules"]:
         assert rule["apiGroups"] == ["pipelines.kubeflow.org"]
-        assert set(rule["resources"]) <= {"experiments", "runs"}
+        assert set(rule["resources"]) <= {"experiments", "pipelines", "runs"}
         assert set(rule["verbs"]) <= {"get", "list", "create"}
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     namespace = binding["metadata"]["namespace"]
@@ -150,15 +165,12 @@ def test_submitter_role_is_least_privilege(root: str) -> None:
         assert subject["namespace"] == namespace
 
 
-def test_overlays_deploy_to_their_own_namespace_on_their_own_schedule() -> None:
-    namespaces, schedules = set(), set()
-    for overlay in OVERLAYS:
-        objects = build(overlay)
-        (namespace,) = {o["metadata"]["namespace"] for o in objects if o["kind"] != "Namespace"}
-        assert one(objects, "Namespace")["metadata"]["name"] == namespace
-        namespaces.add(namespace)
-        schedules.add(one(objects, "CronJob")["spec"]["schedule"])
-    assert len(namespaces) == len(schedules) == len(OVERLAYS)
+@pytest.mark.parametrize("mode", MODES)
+def test_environments_run_on_their_own_schedule(mode: str) -> None:
+    schedules = {
+        one(build(f"overlays/{mode}/{env}"), "CronJob")["spec"]["schedule"] for env in ENVIRONMENTS
+    }
+    assert len(schedules) == len(ENVIRONMENTS)
 
 
 @pytest.mark.parametrize("root", ("base", *OVERLAYS))
@@ -175,51 +187,70 @@ def test_postsync_job_submits_the_current_config(root: str) -> None:
     assert annotations["argocd.argoproj.io/hook-delete-policy"] == "BeforeHookCreation"
     config_name = run_config_map(objects)["metadata"]["name"]
     assert annotations["qtrain.dev/run-config"] == config_name
-    spec = copy.deepcopy(job["spec"]["template"]["spec"])
-    cron_spec = one(objects, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    template = copy.deepcopy(job["spec"]["template"])
+    cron_template = one(objects, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]
     # the hook fires on every sync: --once submits only a config that has not run yet
-    command = spec["containers"][0]["command"]
+    command = template["spec"]["containers"][0]["command"]
     assert command[:2] == ["qtrain", "submit"] and command[-1] == "--once"
-    assert "--once" not in cron_spec["containers"][0]["command"]  # schedules always retrain
+    assert "--once" not in cron_template["spec"]["containers"][0]["command"]  # always retrain
     command.pop()
-    assert spec == cron_spec, "otherwise the hook runs exactly the CronJob's pod"
-    assert any(v.get("configMap", {}).get("name") == config_name for v in spec["volumes"])
+    # the same pod, sidecar annotations and labels included (the NetworkPolicy selects them)
+    assert template == cron_template, "otherwise the hook runs exactly the CronJob's pod"
+    volumes = template["spec"]["volumes"]
+    assert any(v.get("configMap", {}).get("name") == config_name for v in volumes)
+
+
+@pytest.mark.parametrize("root", GITOPS_ROOTS)
+def test_postsync_hook_waits_on_no_volume(root: str) -> None:
+    """PostSync waits for the app to be healthy; a PVC of a WaitForFirstConsumer class stays
+    Pending (Argo CD: Progressing) until a pod uses it, so the app must hold none."""
+    objects = build(root)
+    assert not of_kind(objects, "PersistentVolumeClaim")
+    for template in pod_templates(objects):
+        assert all("persistentVolumeClaim" not in v for v in template["spec"]["volumes"])
 
 
 def test_a_config_change_renames_the_config_the_hook_submits(tmp_path: Path) -> None:
     copy = tmp_path / "manifests"
     shutil.copytree(MANIFESTS, copy)
-    run_yaml = copy / "overlays/dev/run.yaml"
+    run_yaml = copy / "components/dev/run.yaml"
     run_yaml.write_text(
         run_yaml.read_text().replace("max_cycles: 2", "max_cycles: 3"), encoding="utf-8"
     )
-    before = submit_hooks(build("gitops/dev"))[0]["metadata"]["annotations"]
-    after = submit_hooks(kustomize(copy / "gitops/dev"))[0]["metadata"]["annotations"]
+    root = "gitops/multi-user/dev"
+    before = submit_hooks(build(root))[0]["metadata"]["annotations"]
+    after = submit_hooks(kustomize(copy / root))[0]["metadata"]["annotations"]
     assert before["qtrain.dev/run-config"] != after["qtrain.dev/run-config"]
 
 
-def test_one_automated_argocd_application_per_environment() -> None:
-    applications = build("gitops")
-    assert {a["kind"] for a in applications} == {"Application"}
-    assert len(applications) == len(ENVIRONMENTS)
-    paths = set()
-    for app in applications:
+@pytest.mark.parametrize("applications", APPLICATION_ROOTS)
+def test_two_argocd_applications_per_environment(applications: str) -> None:
+    """Per environment: the app (pruned, with the submit hook) and its volumes (never pruned,
+    no hook); each path builds into the Application's destination namespace."""
+    mode = applications.rsplit("/", 1)[-1]
+    built = build(applications)
+    assert {a["kind"] for a in built} == {"Application"}
+    paths = {}
+    for app in built:
         assert app["apiVersion"] == "argoproj.io/v1alpha1"
         assert app["metadata"]["namespace"] == "argocd"
         spec = app["spec"]
         assert spec["project"] and spec["source"]["repoURL"] and spec["source"]["targetRevision"]
-        assert spec["syncPolicy"]["automated"]["prune"] is True
-        path = spec["source"]["path"]
-        assert path.startswith("manifests/gitops/")
-        root = path.removeprefix("manifests/")
+        root = spec["source"]["path"].removeprefix("manifests/")
         objects = build(root)  # the path exists and builds
+        volumes = root.endswith("/volumes")
+        assert spec["syncPolicy"]["automated"]["prune"] is not volumes
+        assert bool(submit_hooks(objects)) is not volumes
         deployed = {o["metadata"]["namespace"] for o in objects if "namespace" in o["metadata"]}
         assert deployed == {spec["destination"]["namespace"]}
         # Argo CD tracks resources by this label, set to the Application's name: keep them equal.
         instances = {o["metadata"]["labels"].get("app.kubernetes.io/instance") for o in objects}
         assert instances - {None} == {app["metadata"]["name"]}
-        paths.add(root)
-    assert paths == set(GITOPS_ROOTS)
+        paths[app["metadata"]["name"]] = root
+    assert paths == {
+        **{f"qtrain-{env}": f"gitops/{mode}/{env}" for env in ENVIRONMENTS},
+        **{f"qtrain-{env}-volumes": f"overlays/{mode}/{env}/volumes" for env in ENVIRONMENTS},
+    }
 
 
 def test_missing_kubectl_fails_with_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

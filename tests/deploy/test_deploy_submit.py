@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kustomize_builds import RUN_CONFIG, build, one
+from kustomize_builds import APP_ROOTS, RUN_CONFIG, build, one
 
 pytest.importorskip("kfp", reason="the kfp extra is not installed")
 
@@ -28,9 +32,12 @@ VARIABLE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
 def container_env(objects: tuple[dict[str, Any], ...], container: dict[str, Any]) -> dict:
-    """The container's env vars: literal values and configMapKeyRefs into the build."""
+    """The container's env vars: whole ConfigMaps (envFrom), literal values and
+    configMapKeyRefs into the build."""
     maps = {m["metadata"]["name"]: m.get("data", {}) for m in objects if m["kind"] == "ConfigMap"}
     env = {}
+    for source in container.get("envFrom", []):
+        env.update(maps[source["configMapRef"]["name"]])
     for var in container["env"]:
         if "value" in var:
             env[var["name"]] = var["value"]
@@ -87,7 +94,7 @@ def run_qtrain(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> tupl
     return code, captured.out + captured.err
 
 
-@pytest.mark.parametrize("overlay", ["overlays/dev", "overlays/prod"])
+@pytest.mark.parametrize("overlay", APP_ROOTS)
 def test_cronjob_command_submits_the_mounted_config(
     overlay: str, kfp_api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
@@ -101,21 +108,74 @@ def test_cronjob_command_submits_the_mounted_config(
     submitted = json.loads(run.body["runtime_config"]["parameters"]["config_json"])
     mounted = yaml.safe_load((tmp_path / "config/run.yaml").read_text())
     assert submitted["early_stopping"] == {"target": None, **mounted["early_stopping"]}
-    assert submitted["kubeflow"]["model_cache_pvc"] == mounted["kubeflow"]["model_cache_pvc"]
+    # the volumes and the Secret the overlay deploys, whatever the mounted file says
+    assert submitted["kubeflow"]["runs_pvc"] == env["QTRAIN_RUNS_PVC"]
+    assert submitted["kubeflow"]["data_pvc"] == env["QTRAIN_DATA_PVC"]
+    assert submitted["kubeflow"]["model_cache_pvc"] == env["QTRAIN_MODEL_CACHE_PVC"]
+    assert submitted["kubeflow"]["azure_secret"] == env["QTRAIN_AZURE_SECRET"]
+    if "/standalone/" in overlay:
+        assert submitted["kubeflow"]["runs_pvc"] != mounted["kubeflow"]["runs_pvc"]
 
 
 def test_multi_user_kfp_gets_the_namespace_from_the_config_map(
     kfp_api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     kfp_api.multi_user = True
-    argv, _ = cronjob_argv("overlays/dev", tmp_path, KFP_HOST=kfp_api.url)
+    root = "overlays/standalone/dev/app"  # standalone settings: no namespace
+    argv, _ = cronjob_argv(root, tmp_path, KFP_HOST=kfp_api.url)
     code, output = run_qtrain(argv, monkeypatch, capsys)
     assert code != 0 and "--namespace" in output, "multi-user KFP needs KFP_NAMESPACE"
 
-    argv, _ = cronjob_argv(
-        "overlays/dev", tmp_path / "again", KFP_HOST=kfp_api.url, KFP_NAMESPACE="team-a"
-    )
+    argv, env = cronjob_argv("overlays/multi-user/dev/app", tmp_path / "mu", KFP_HOST=kfp_api.url)
+    argv = _without_sidecar_quit(argv)
     code, output = run_qtrain(argv, monkeypatch, capsys)
     assert code == 0, output
     [experiment] = kfp_api.calls("POST", "/experiments")
-    assert experiment.body["namespace"] == "team-a"
+    assert experiment.body["namespace"] == env["KFP_NAMESPACE"] == "qtrain-dev"
+
+
+def _without_sidecar_quit(argv: list[str]) -> list[str]:
+    at = argv.index("--quit-sidecar")
+    return argv[:at] + argv[at + 2 :]
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["submitted", "submit-failed"])
+def test_multi_user_submit_ends_its_sidecar_however_it_ends(
+    fails: bool, kfp_api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The Job's pod finishes only when the Istio proxy exits: the command asks it to, at the
+    end of a submit that worked and of one that failed."""
+    kfp_api.multi_user = True
+    host = "http://127.0.0.1:9" if fails else kfp_api.url  # nothing listens on port 9
+    argv, _ = cronjob_argv("overlays/multi-user/prod/app", tmp_path, KFP_HOST=host)
+    with _quit_endpoint() as (url, posts):
+        at = argv.index("--quit-sidecar")
+        argv[at + 1] = url
+        code, output = run_qtrain(argv, monkeypatch, capsys)
+    assert (code != 0) is fails, output
+    assert posts == ["/quitquitquit"]
+
+
+@contextmanager
+def _quit_endpoint() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP server on 127.0.0.1 standing in for the proxy's admin port; records POSTs."""
+    posts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posts.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/quitquitquit", posts
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -13,6 +13,7 @@ import typer
 
 from qtrain.cli.common import config_from_args, console, out
 from qtrain.cli.lazy_kfp import kfp_extra
+from qtrain.cli.sidecar import ISTIO_QUIT_URL, sidecar_ended_after
 from qtrain.config import RunConfig
 
 _CONFIG_HELP = r"\[CONFIG] \[key=value ...]; CONFIG defaults to configs/tiny.yaml"
@@ -66,34 +67,48 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    quit_sidecar: Annotated[
+        str | None,
+        typer.Option(
+            "--quit-sidecar",
+            help="When done, POST to this sidecar quit URL (an Istio proxy in a Job: "
+            f"{ISTIO_QUIT_URL})",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Compile the config into the pipeline and start one run on a Kubeflow Pipelines API."""
-    if resume is None:
-        config, resume_from = config_from_args(args), None
-    else:
-        config, resume_from = _resume_target(resume, args)
-    with kfp_extra("submit"):
-        from qtrain_kfp.pipelines import client
-    run = client.submit_run(
-        config,
-        host,
-        experiment=experiment or config.kubeflow.experiment,
-        run_name=name,
-        wait=wait,
-        timeout=timeout,
-        poll_interval=poll_interval,
-        namespace=namespace,
-        token=token,
-        progress=lambda line: console.print(line, highlight=False, soft_wrap=True),
-        once=once,
-        resume_from=resume_from,
-    )
-    if wait and not run.skipped:
-        run.raise_unless_succeeded()
-    out.print(f"run id: {run.run_id}", highlight=False)
-    if run.state:
-        out.print(f"state: {run.state}", highlight=False)
-    out.print(f"run details: {run.url}", highlight=False, soft_wrap=True)
+    with sidecar_ended_after(quit_sidecar, _warn):
+        if resume is None:
+            config, resume_from = config_from_args(args), None
+        else:
+            config, resume_from = _resume_target(resume, args)
+        with kfp_extra("submit"):
+            from qtrain_kfp.pipelines import client
+        run = client.submit_run(
+            config,
+            host,
+            experiment=experiment or config.kubeflow.experiment,
+            run_name=name,
+            wait=wait,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            namespace=namespace,
+            token=token,
+            progress=lambda line: console.print(line, highlight=False, soft_wrap=True),
+            once=once,
+            resume_from=resume_from,
+        )
+        if wait and not run.skipped:
+            run.raise_unless_succeeded()
+        out.print(f"run id: {run.run_id}", highlight=False)
+        if run.state:
+            out.print(f"state: {run.state}", highlight=False)
+        out.print(f"run details: {run.url}", highlight=False, soft_wrap=True)
+
+
+def _warn(line: str) -> None:
+    console.print(f"warning: {line}", highlight=False, soft_wrap=True)
 
 
 def _resume_target(run: str, args: list[str] | None) -> tuple[RunConfig, str]:
