@@ -11,6 +11,7 @@ from qtrain_kfp.components.evaluate import evaluate
 from qtrain_kfp.components.export import export
 from qtrain_kfp.components.gate import early_stop_gate
 from qtrain_kfp.components.halve import halve
+from qtrain_kfp.components.prepare_volumes import prepare_volumes
 from qtrain_kfp.components.preprocess import preprocess
 from qtrain_kfp.components.propose import propose
 from qtrain_kfp.components.report_failure import report_failure
@@ -26,6 +27,7 @@ __all__ = [
     "evaluate",
     "export",
     "halve",
+    "prepare_volumes",
     "preprocess",
     "propose",
     "report_failure",

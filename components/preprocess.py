@@ -26,9 +26,11 @@ def preprocess(
 
     from qtrain.steps import preprocess as step
     from qtrain.steps.outputs import json_metadata
+    from qtrain.steps.state import read_state
 
     shape = {"max_cycles": compiled_cycles, "trials_per_cycle": compiled_trials,
              "successive_halving": compiled_halving}  # fmt: skip
     report = step(config_json, Path(data.path), Path(state.path), Path(base.path), shape,
                   resume_from or None)  # fmt: skip
     data.metadata.update(json_metadata(report))
+    state.metadata["qtrain_run_id"] = read_state(Path(state.path)).run_id  # shown in the UI

@@ -13,6 +13,7 @@ from pathlib import Path
 import kfp
 
 from qtrain import RunConfig
+from qtrain.rundir import new_run_id
 from qtrain_kfp.pipelines.errors import RunNotSucceededError
 from qtrain_kfp.pipelines.kfp_calls import REQUEST_TIMEOUT_S, calling, name_filter, ui_url
 from qtrain_kfp.pipelines.kfp_schedules import pipeline_version_name, upload_package
@@ -32,6 +33,7 @@ class SubmittedRun:
     state: str | None = None
     error: str | None = None
     skipped: bool = False  # with ``once``: this config had run already, nothing was submitted
+    qtrain_run_id: str | None = None  #: the run directory's id (``runtime.run_id``)
 
     def raise_unless_succeeded(self) -> None:
         """Raise :class:`RunNotSucceededError` unless the run ended SUCCEEDED."""
@@ -71,9 +73,16 @@ def start_run(
     """
     if once:
         run_name = run_name or config_run_name(config)
+    # the package is compiled from the config as given (one pipeline version per config);
+    # the run's parameter carries the run id, drawn here so that the KFP run shows it
+    run_config = with_run_id(config)
+    qtrain_run_id = run_config.runtime.run_id
     with tempfile.TemporaryDirectory(prefix="qtrain-kfp-") as folder:
         package = compile_pipeline(
-            config, Path(folder) / f"{PIPELINE_NAME}.yaml", resume_from=resume_from
+            config,
+            Path(folder) / f"{PIPELINE_NAME}.yaml",
+            resume_from=resume_from,
+            warn=lambda line: report(f"warning: {line}"),
         )
         with calling(url, f"creating experiment {experiment!r}"):
             experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
@@ -101,15 +110,21 @@ def start_run(
         with calling(url, "creating the run"):  # from the uploaded version: linked in the UI
             result = client.run_pipeline(
                 experiment_id,
-                run_name or _timestamped(PIPELINE_NAME, resume_from),
-                params={PARAMETER: config.model_dump_json()},
+                run_name or _display_name(qtrain_run_id, resume_from),
+                params={PARAMETER: run_config.model_dump_json()},
                 pipeline_id=pipeline_id,
                 version_id=version.pipeline_version_id,
             )
     run = SubmittedRun(
-        result.run_id, f"{ui_url(url)}/#/runs/details/{result.run_id}", experiment_id
+        result.run_id,
+        f"{ui_url(url)}/#/runs/details/{result.run_id}",
+        experiment_id,
+        qtrain_run_id=qtrain_run_id,
     )
-    report(f"submitted run {run.run_id} to experiment {experiment!r}: {run.url}")
+    report(
+        f"submitted run {run.run_id} (qtrain run {qtrain_run_id}) to experiment "
+        f"{experiment!r}: {run.url}"
+    )
     return run
 
 
@@ -148,7 +163,17 @@ def wait_for_run(
         time.sleep(min(poll_interval, remaining))
 
 
-def _timestamped(name: str, resume_from: str | None = None) -> str:
+def with_run_id(config: RunConfig) -> RunConfig:
+    """``config`` with ``runtime.run_id`` set: its own, or a new one."""
+    if config.runtime.run_id:
+        return config
+    runtime = config.runtime.model_copy(update={"run_id": new_run_id()})
+    return config.model_copy(update={"runtime": runtime})
+
+
+def _display_name(qtrain_run_id: str | None, resume_from: str | None) -> str:
+    """The KFP run's name: the pipeline and the qtrain run id (the run directory's name)."""
     if resume_from:
-        name = f"{name} resume {resume_from}"
-    return f"{name} {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H-%M-%S}"
+        stamp = f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H-%M-%S}"
+        return f"{PIPELINE_NAME} resume {resume_from} {stamp}"
+    return f"{PIPELINE_NAME} {qtrain_run_id}"

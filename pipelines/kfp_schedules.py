@@ -31,6 +31,7 @@ class ScheduledRun:
     new_version: bool
     reused: bool = False
     replaced: tuple[str, ...] = ()
+    size_warnings: tuple[str, ...] = ()  #: the Argo size estimate's warning, if any
 
 
 def pipeline_version_name(package: Path) -> str:
@@ -52,8 +53,11 @@ def create_schedule(
     max_concurrency: int,
 ) -> ScheduledRun:
     """Upload ``config``'s pipeline (see ``client.schedule_run``), run it on ``kfp_schedule``."""
+    size_warnings: list[str] = []
     with tempfile.TemporaryDirectory(prefix="qtrain-kfp-") as folder:
-        package = compile_pipeline(config, Path(folder) / f"{PIPELINE_NAME}.yaml")
+        package = compile_pipeline(
+            config, Path(folder) / f"{PIPELINE_NAME}.yaml", warn=size_warnings.append
+        )
         version_name = pipeline_version_name(package)
         with calling(url, f"uploading pipeline {PIPELINE_NAME!r}"):
             pipeline_id, version, new_pipeline, new_version = upload_package(
@@ -69,6 +73,7 @@ def create_schedule(
         version_id=version.pipeline_version_id,
         version_name=version.display_name or version_name,
         new_pipeline=new_pipeline, new_version=new_pipeline or new_version,
+        size_warnings=tuple(size_warnings),
     )  # fmt: skip
     params = {PARAMETER: config.model_dump_json()}
     for existing in same_name:  # idempotent: the same schedule again is the one there

@@ -7,6 +7,7 @@ from qtrain.images import base_image, train_image
 from qtrain.steps import runs_rungs
 from qtrain.steps.guided import deadline_policy
 from qtrain.steps.run_control import control_store_kind
+from qtrain.steps.volumes import STEPS_GID
 
 
 def guided_wait_s(config: RunConfig) -> int:
@@ -64,6 +65,12 @@ class TaskSettings:
         (``accelerator=False``: CPU work, such as an adapter-only export)."""
         self.plain(task, secrets=secrets, model=True)
         task.set_cpu_limit(self.kf.train_cpu).set_memory_limit(self.kf.train_memory)
+        if self.kf.hf_secret:  # a gated model: every step that loads it needs the token
+            kubernetes.use_secret_as_env(
+                task,
+                secret_name=self.kf.hf_secret,
+                secret_key_to_env={self.kf.hf_secret_key: "HF_TOKEN"},
+            )
         if self.kf.model_cache_pvc:
             kubernetes.mount_pvc(
                 task, pvc_name=self.kf.model_cache_pvc, mount_path=self.kf.model_cache_path
@@ -80,6 +87,17 @@ class TaskSettings:
                 kubernetes.add_toleration(
                     task, key=t.key, operator=t.operator, value=t.value, effect=t.effect
                 )
+        return task
+
+    def volume_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:
+        """``kubeflow.volume_init``: uid 0 with the steps' group, both volumes mounted."""
+        self.plain(task)
+        task.set_caching_options(False)
+        kubernetes.set_security_context(
+            task, run_as_user=0, run_as_group=STEPS_GID, run_as_non_root=False
+        )
+        self._mount(task, self.kf.runs_pvc, self.kf.runs_mount_path)
+        self._mount(task, self.kf.model_cache_pvc, self.kf.model_cache_path)
         return task
 
     def data_step(self, task: dsl.PipelineTask) -> dsl.PipelineTask:

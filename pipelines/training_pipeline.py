@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import yaml
 from kfp import compiler, dsl
 
 from qtrain.config.schema import RunConfig
@@ -31,6 +32,7 @@ from qtrain_kfp.components import (
     evaluate,
     export,
     halve,
+    prepare_volumes,
     preprocess,
     propose,
     report_failure,
@@ -39,12 +41,11 @@ from qtrain_kfp.components import (
     train_rung,
     train_trial,
 )
+from qtrain_kfp.pipelines.argo_size import ArgoSizeEstimate, estimate_workflow
 from qtrain_kfp.pipelines.task_settings import TaskSettings
 
 PIPELINE_NAME = "qtrain-training"
 PARAMETER = "config_json"
-#: Argo Workflows and etcd refuse objects much beyond this; the workflow holds the whole spec.
-MAX_PIPELINE_BYTES = 256 * 1024
 
 
 def build_pipeline(
@@ -78,6 +79,10 @@ def build_pipeline(
         on_exit = report_failure(config_json=config_json).set_display_name("report")
         settings.plain(on_exit)
         with dsl.ExitHandler(on_exit, name="qtrain-run"):
+            volumes = None
+            if config.kubeflow.volume_init:
+                volumes = settings.volume_step(prepare_volumes(config_json=config_json))
+                volumes.set_display_name("prepare volumes")
             prep = settings.data_step(
                 preprocess(
                     config_json=config_json, compiled_cycles=max_cycles, compiled_trials=k,
@@ -86,6 +91,8 @@ def build_pipeline(
                 )
             )  # fmt: skip
             prep.set_display_name("preprocess")
+            if volumes is not None:
+                prep.after(volumes)
             io = _CycleIO(config_json, prep.outputs["data"], prep.outputs["state"],
                           prep.outputs["base"])  # fmt: skip
             _cycle(1, max_cycles, settings, io)
@@ -93,12 +100,18 @@ def build_pipeline(
     return qtrain_training
 
 
-def compile_pipeline(config: RunConfig, output: Path, resume_from: str | None = None) -> Path:
+def compile_pipeline(
+    config: RunConfig,
+    output: Path,
+    resume_from: str | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Path:
     """Compile ``config``'s pipeline to KFP IR YAML at ``output``; returns the path.
     ``resume_from``: the stopped run's directory it continues (see ``build_pipeline``).
 
-    A pipeline over :data:`MAX_PIPELINE_BYTES` (Argo Workflows keeps the whole spec in
-    one etcd object) is refused with a one-line error, and ``output`` is left untouched.
+    A pipeline whose Argo Workflow a cluster would refuse (:mod:`argo_size`'s estimate) is
+    refused with a one-line error, and ``output`` is left untouched; one that fits only
+    because Argo compresses its status is compiled, and ``warn`` gets a line saying so.
     """
     output = Path(output)
     if output.suffix not in (".yaml", ".yml", ".json"):
@@ -108,20 +121,32 @@ def compile_pipeline(config: RunConfig, output: Path, resume_from: str | None = 
     try:
         pipeline = build_pipeline(config, resume_from=resume_from)
         compiler.Compiler().compile(pipeline, package_path=str(partial))
-        size = partial.stat().st_size
-        if size > MAX_PIPELINE_BYTES:
+        estimate = argo_estimate(partial, config)
+        refusal = estimate.refusal()
+        if refusal:
             rungs = runs_rungs(config)
             halving = " with successive halving (2 more tasks per cycle)" if rungs else ""
             raise QtrainError(
-                f"the compiled pipeline is {size // 1024} KB at early_stopping.max_cycles="
-                f"{config.early_stopping.max_cycles}{halving}, over the "
-                f"{MAX_PIPELINE_BYTES // 1024} KB a Kubeflow cluster stores per workflow: lower "
-                "early_stopping.max_cycles" + (" or unset training.rung_steps" if rungs else "")
+                f"the pipeline at early_stopping.max_cycles={config.early_stopping.max_cycles}"
+                f" and training.trials_per_cycle={config.training.trials_per_cycle}{halving}"
+                f" is too large for a Kubeflow cluster: {refusal}; lower "
+                "early_stopping.max_cycles or training.trials_per_cycle"
+                + (", or unset training.rung_steps" if rungs else "")
             )
+        warning = estimate.warning()
+        if warning and warn is not None:
+            warn(warning)
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
     return output
+
+
+def argo_estimate(package: Path, config: RunConfig) -> ArgoSizeEstimate:
+    """The estimated Argo Workflow of the compiled ``package`` of ``config``."""
+    documents = list(yaml.safe_load_all(Path(package).read_text(encoding="utf-8")))
+    platform = documents[1] if len(documents) > 1 else None
+    return estimate_workflow(documents[0], platform, config.training.trials_per_cycle)
 
 
 def _cycle(cycle: int, max_cycles: int, settings: "TaskSettings", io: "_CycleIO") -> None:

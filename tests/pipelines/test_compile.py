@@ -17,7 +17,7 @@ from qtrain.config import load_config
 from qtrain.config.schema import RunConfig
 from qtrain.errors import QtrainError
 from qtrain.images import base_image, train_image
-from qtrain_kfp.pipelines.training_pipeline import MAX_PIPELINE_BYTES, compile_pipeline
+from qtrain_kfp.pipelines.training_pipeline import argo_estimate, compile_pipeline
 
 DEFAULT_MAX_CYCLES = RunConfig().early_stopping.max_cycles
 MODEL_STEPS = ("exec-preprocess", "exec-train-trial", "exec-evaluate", "exec-export")
@@ -202,8 +202,11 @@ def test_cpu_pipeline_requests_no_gpu(tmp_path: Path) -> None:
 
 
 def test_default_pipeline_fits_the_cluster_limit(tmp_path: Path) -> None:
-    path = compile_pipeline(load_config(None, []), tmp_path / "p.yaml")
-    assert path.stat().st_size <= MAX_PIPELINE_BYTES
+    warnings: list[str] = []
+    config = load_config(None, [])
+    path = compile_pipeline(config, tmp_path / "p.yaml", warn=warnings.append)
+    estimate = argo_estimate(path, config)
+    assert estimate.refusal() is None and estimate.warning() is None and not warnings
 
 
 def test_oversized_pipeline_is_refused_and_output_untouched(tmp_path: Path) -> None:
@@ -311,7 +314,12 @@ def test_successive_halving_compiles_rungs_halve_and_continue(tmp_path: Path, cy
 
 def test_an_oversized_halving_pipeline_names_the_rungs(tmp_path: Path) -> None:
     target = tmp_path / "p.yaml"
-    config = load_config(None, ["early_stopping.max_cycles=8", "training.rung_steps=20"])
+    overrides = [
+        "early_stopping.max_cycles=10",
+        "training.trials_per_cycle=6",
+        "training.rung_steps=20",
+    ]
+    config = load_config(None, overrides)
     with pytest.raises(QtrainError, match=r"with successive halving .* unset training.rung_steps"):
         compile_pipeline(config, target)
     assert not target.exists()
@@ -402,3 +410,35 @@ def test_export_has_a_final_metrics_artifact(tmp_path: Path) -> None:
     spec, _, _ = compiled(tmp_path)
     outputs = spec["components"]["comp-export"]["outputDefinitions"]["artifacts"]
     assert outputs["best_metrics"]["artifactType"]["schemaTitle"] == "system.Metrics"
+
+
+def test_a_gated_model_token_reaches_every_step_that_loads_the_model(tmp_path: Path) -> None:
+    _, platform, _ = compiled(tmp_path, "kubeflow.hf_secret=hf-token", "kubeflow.hf_secret_key=t")
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    for name, executor in executors.items():
+        hf = [s for s in executor.get("secretAsEnv", []) if s["secretName"] == "hf-token"]
+        if name.startswith(MODEL_STEPS):
+            (secret,) = hf
+            assert secret["keyToEnv"] == [{"envVar": "HF_TOKEN", "secretKey": "t"}]
+            assert secret["optional"] is False, "a missing token fails the pod, visibly"
+        else:
+            assert not hf, name
+
+
+def test_volume_init_runs_first_as_root_with_the_steps_group(tmp_path: Path) -> None:
+    spec, platform, _ = compiled(
+        tmp_path, "kubeflow.volume_init=true", "kubeflow.runs_pvc=qtrain-checkpoints"
+    )
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    init = executors["exec-prepare-volumes"]
+    assert init["securityContext"] == {
+        "runAsUser": "0",
+        "runAsGroup": "1000",
+        "runAsNonRoot": False,
+    }
+    assert {m["mountPath"] for m in init["pvcMount"]} == {"/mnt/checkpoints", "/models/cache"}
+    found = tasks(spec)
+    assert found["preprocess"][1]["dependentTasks"] == ["prepare-volumes"]
+    _, _, without = compiled(tmp_path / "off")
+    assert "prepare-volumes" not in tasks(compiled(tmp_path / "off")[0])
+    assert without.kubeflow.volume_init is False

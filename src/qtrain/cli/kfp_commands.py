@@ -102,6 +102,8 @@ def submit(
         if wait and not run.skipped:
             run.raise_unless_succeeded()
         out.print(f"run id: {run.run_id}", highlight=False)
+        if run.qtrain_run_id and not run.skipped:
+            out.print(f"qtrain run id: {run.qtrain_run_id}", highlight=False)
         if run.state:
             out.print(f"state: {run.state}", highlight=False)
         out.print(f"run details: {run.url}", highlight=False, soft_wrap=True)
@@ -178,6 +180,8 @@ def schedule(
         token=token,
     )
     version_note = "new" if scheduled.new_version else "existing"
+    for line in scheduled.size_warnings:
+        _warn(line)
     if scheduled.reused:
         out.print("this schedule exists already: nothing changed", highlight=False)
     for old in scheduled.replaced:
@@ -201,13 +205,14 @@ def compile_(
     config = config_from_args(args)
     with kfp_extra("compile"):
         from qtrain_kfp.pipelines import training_pipeline
-    path = training_pipeline.compile_pipeline(config, output)
+    path = training_pipeline.compile_pipeline(config, output, warn=_warn)
     size_kb = path.stat().st_size / 1024
     out.print(
         f"pipeline written to {path} ({size_kb:.0f} KB, "
         f"{config.early_stopping.max_cycles} cycles x {config.training.trials_per_cycle} trials)",
         soft_wrap=True,
     )
+    out.print(training_pipeline.argo_estimate(path, config).summary(), soft_wrap=True)
 
 
 def run_kfp_local(

@@ -82,6 +82,17 @@ class KubeflowConfig(_Section):
         ],
         description="Keys of azure_secret exposed as env vars of the same names",
     )
+    hf_secret: str | None = Field(
+        None,
+        description="Secret holding a Hugging Face token (key hf_secret_key) for a gated "
+        "model: every step that loads the model gets it as HF_TOKEN (None: none)",
+    )
+    hf_secret_key: str = Field("HF_TOKEN", description="The token's key in hf_secret")
+    volume_init: bool = Field(
+        False,
+        description="First, a step running as uid 0 makes the runs and model-cache volumes "
+        "writable by the steps' group (for root-owned ReadWriteMany volumes)",
+    )
     model_cache_pvc: str | None = Field(
         "qtrain-model-cache", description="PVC holding the Hugging Face cache (None: none)"
     )

@@ -54,6 +54,24 @@ def test_submit_compiles_the_config_into_a_run(kfp_api, qtrain_cli) -> None:
     assert "config_json" in spec["root"]["inputDefinitions"]["parameters"]
 
 
+def test_the_kfp_run_shows_the_qtrain_run_id(kfp_api, qtrain_cli) -> None:
+    """The run directory's id is drawn at submit: the KFP run is named after it, its
+    parameter carries it, and two submits of one config share one pipeline version."""
+    ids = []
+    for _ in range(2):
+        code, out, err = qtrain_cli("submit", "--host", kfp_api.url)
+        assert code == 0, err
+        ids.append(re.search(r"qtrain run id: (\S+)", out)[1])
+    assert ids[0] != ids[1]
+    runs = kfp_api.calls("POST", "/runs")
+    assert [r.body["display_name"] for r in runs] == [f"qtrain-training {i}" for i in ids]
+    assert [_run_config(r)["runtime"]["run_id"] for r in runs] == ids
+    [pipeline_id] = kfp_api.pipelines
+    assert len(kfp_api.versions[pipeline_id]) == 1
+    code, out, err = qtrain_cli("submit", "runtime.run_id=my-run", "--host", kfp_api.url)
+    assert code == 0 and "qtrain run id: my-run" in out, err
+
+
 def test_submit_reuses_the_experiment(kfp_api, qtrain_cli) -> None:
     for _ in range(2):
         code, _, err = qtrain_cli("submit", "--host", kfp_api.url, "--experiment", "nightly")

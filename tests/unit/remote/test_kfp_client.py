@@ -67,7 +67,8 @@ def test_submit_run_returns_the_run_and_reports_progress(
     assert run.state == "SUCCEEDED" and run.error is None
     assert run.url == f"https://kf.example.com/pipeline/#/runs/details/{run.run_id}"
     assert lines == [
-        f"submitted run {run.run_id} to experiment 'qtrain': {run.url}",
+        f"submitted run {run.run_id} (qtrain run {run.qtrain_run_id}) to experiment "
+        f"'qtrain': {run.url}",
         f"run {run.run_id}: RUNNING",
         f"run {run.run_id}: SUCCEEDED",
     ]
