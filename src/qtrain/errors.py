@@ -83,3 +83,11 @@ def one_line(
     if limit is None or len(line) <= limit:
         return line
     return line[: limit - 3] + "..." if ellipsis and limit > 3 else line[:limit]
+
+
+class InfrastructureError(QtrainError):
+    """The machine failed, not the trial: a full disk, an I/O error, lost storage. Never
+    recorded as a failed trial: the run stops cleanly, says why, and resumes once the cause
+    is fixed. Exit code 75 (EX_TEMPFAIL: try again later)."""
+
+    exit_code = 75

@@ -6,7 +6,6 @@ import shutil
 from typing import TYPE_CHECKING
 
 from qtrain.cycle import CyclePlan
-from qtrain.errors import QtrainError, one_line
 from qtrain.history import TrialRecord
 
 if TYPE_CHECKING:
@@ -18,7 +17,6 @@ def halve_and_continue(agent: Runner, plan: CyclePlan) -> list[TrialRecord]:
     recorded as halved (crashed rungs as failed). A trial without a rung (the defaults'
     lineage) trains in full. Commands are read between rungs (a rung is not suspended)."""
     from qtrain.agent.progress import EventCallback
-    from qtrain.control import StopRequested
     from qtrain.training.trial import train_rung
 
     engine, session, data, store = agent.engine, agent.session, agent.data, agent.store
@@ -42,10 +40,8 @@ def halve_and_continue(agent: Runner, plan: CyclePlan) -> list[TrialRecord]:
                     trial.spec(), trial.rung_steps or 0, session, data.train, data.eval,
                     agent.config, init_from, work_dir, [callback],
                 )  # fmt: skip
-            except (KeyboardInterrupt, StopRequested, QtrainError):
-                raise
             except Exception as exc:  # one bad proposal (e.g. OOM) must not end the run
-                records[trial.trial] = trial.failed_record(one_line(exc))
+                records[trial.trial] = trial.crash_record(exc)  # raises the machine's errors
                 engine.trial_finished(records[trial.trial])
             controller.check("trial")
         losses = {index: rung.eval_loss for index, rung in rungs.items()}

@@ -20,10 +20,10 @@ from qtrain.control.folder import ControlFolder
 from qtrain.cycle import CycleEngine, CycleResult, IncumbentSelector, TrialPlan
 from qtrain.cycle.closing import RunOutcome, export_incumbent, finish_run
 from qtrain.cycle.opening import open_run
-from qtrain.errors import QtrainError, one_line
 from qtrain.events import EventLog, Listener
 from qtrain.history import History, TrialRecord
 from qtrain.hpo.proposer import Proposal, Proposer
+from qtrain.infra_failures import as_infrastructure_error
 from qtrain.rundir import RunDirectory, create_run_directory
 
 if TYPE_CHECKING:
@@ -99,11 +99,12 @@ class QuantumTrainingAgent:
         from qtrain.agent.run_resume import read_resume_point, reconcile_resumed, rewrite_history
         from qtrain.checkpoints import open_store
         from qtrain.data import validate_data
+        from qtrain.modeling import preflight
 
         config = self.config
         self._started = time.perf_counter()
-        # Bad rows fail here, in seconds, before a large model loads or a run directory exists.
-        validated = validate_data(config.data)
+        validated = validate_data(config.data)  # bad rows fail in seconds, before any load
+        preflight(config)  # as do a bad model folder, device or quantization
         if self.resume_dir is None:
             run_dir = create_run_directory(
                 config.output_path(), config.runtime.run_id, config.model_dump(mode="json")
@@ -223,9 +224,11 @@ class QuantumTrainingAgent:
             status, self.stopped_because, self.exit_code = "stopped", stop.reason, stop.exit_code
         except KeyboardInterrupt:
             status, self.stopped_because, self.exit_code = "stopped", "aborted: Ctrl-C", 130
-        except Exception as exc:
-            self.stopped_because = f"{type(exc).__name__}: {exc}"
-            raise
+        except Exception as exc:  # the machine's failure: resumable once fixed; others raise
+            if (failure := as_infrastructure_error(exc, "running")) is None:
+                self.stopped_because = f"{type(exc).__name__}: {exc}"
+                raise
+            status, self.stopped_because, self.exit_code = "stopped", str(failure), 75
         finally:
             with hooks.shielded():
                 report = self._finish(status, exports)
@@ -233,9 +236,8 @@ class QuantumTrainingAgent:
 
     # -- helpers -------------------------------------------------------------------------
     def run_trial(self, trial: TrialPlan, rung: RungResult | None = None) -> TrialRecord:
-        """Train, evaluate and commit one trial (after ``rung``, the rest of it); a crash is
-        recorded as a failed trial. A pause ``--now`` or a stop saves it mid-way
-        (``control/suspended``); it continues from there after ``resume`` or ``--resume``."""
+        """Train, evaluate and commit one trial (after ``rung``, the rest of it); its crash is a
+        failed trial. A pause ``--now`` or a stop saves it mid-way (``control/suspended``)."""
         from qtrain.agent.progress import EventCallback
         from qtrain.training.segment import TrialSuspended
         from qtrain.training.trial import run_trial
@@ -264,10 +266,8 @@ class QuantumTrainingAgent:
             except TrialSuspended as suspended:
                 resume = hooks.save_suspended(control, trial, suspended, events)
                 controller.check("trial")  # holds (pause --now) or raises (stop)
-            except (KeyboardInterrupt, StopRequested, QtrainError):
-                raise
             except Exception as exc:  # one bad proposal (e.g. OOM) must not end the run
-                record = trial.failed_record(one_line(exc))
+                record = trial.crash_record(exc)  # raises a user's or the machine's error
                 break
         hooks.clear_suspended(control)
         engine.trial_finished(record)

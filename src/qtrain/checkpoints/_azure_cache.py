@@ -99,8 +99,9 @@ class CheckpointCache:
         self._index_path(name).unlink(missing_ok=True)
         remove_tree(self.root / name)
 
-    def clean_staging(self, min_age_s: float) -> list[str]:
-        """Remove staging folders untouched for ``min_age_s`` seconds; return their names."""
+    def clean_staging(self, min_age_s: float, dry_run: bool = False) -> list[str]:
+        """Remove staging folders untouched for ``min_age_s`` seconds (``dry_run``: only name
+        them); return their names."""
         if not self.staging.is_dir():
             return []
         removed, now = [], time.time()
@@ -109,7 +110,7 @@ class CheckpointCache:
                 (p.lstat().st_mtime for p in (entry, *entry.rglob("*")) if p.exists()),
                 default=0.0,
             )
-            if now - newest >= min_age_s and remove_tree(entry):
+            if now - newest >= min_age_s and (dry_run or remove_tree(entry)):
                 removed.append(entry.name)
         return removed
 

@@ -205,17 +205,17 @@ class AzureBlobCheckpointStore:
                     "(is a second writer moving pointers?)"
                 )
 
-    def clean_staging(self, min_age_s: float = 0.0) -> list[str]:
-        """Remove abandoned local staging folders and blobs of uploads never committed.
-
-        Blobs under ``<name>/<upload>/`` that no manifest names are the remains of a killed
-        upload (or a half-finished delete); an upload whose newest blob was last modified
-        ``min_age_s`` seconds ago or earlier is deleted whole, so an upload in progress
-        elsewhere survives a ``min_age_s`` longer than it takes to upload one file.
-        """
-        removed = [f".staging/{entry}" for entry in self.cache.clean_staging(min_age_s)]
+    def clean_staging(self, min_age_s: float = 0.0, dry_run: bool = False) -> list[str]:
+        """Remove abandoned local staging folders and blobs of uploads never committed
+        (``dry_run``: only name them). Blobs under ``<name>/<upload>/`` that no manifest names
+        are the remains of a killed upload (or a half-finished delete); an upload whose newest
+        blob is ``min_age_s`` seconds old or older is deleted whole, so an upload in progress
+        elsewhere survives a ``min_age_s`` longer than it takes to upload one file."""
+        staged = self.cache.clean_staging(min_age_s, dry_run)
+        removed = [f".staging/{entry}" for entry in staged]
         for label, rels in sorted(self.blobs.abandoned_uploads(min_age_s).items()):
-            self.blobs.delete(rels)
+            if not dry_run:
+                self.blobs.delete(rels)
             removed.append(label)
         return removed
 

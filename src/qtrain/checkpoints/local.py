@@ -153,8 +153,9 @@ class LocalCheckpointStore:
         fsync_dir(self.root)
         remove_tree(doomed)
 
-    def clean_staging(self, min_age_s: float = 0.0) -> list[str]:
-        """Remove abandoned ``.staging`` folders, ``.trash`` leftovers and pointer temp files.
+    def clean_staging(self, min_age_s: float = 0.0, dry_run: bool = False) -> list[str]:
+        """Remove abandoned ``.staging`` folders, ``.trash`` leftovers and pointer temp files
+        (``dry_run``: only name them).
 
         Call it when no trainer is writing into this store (e.g. when a run starts), or
         pass ``min_age_s`` to spare staging folders modified within that many seconds.
@@ -170,7 +171,7 @@ class LocalCheckpointStore:
                     continue
                 if base is not self._trash and now - _newest_mtime(entry) < min_age_s:
                     continue
-                if remove_tree(entry):
+                if dry_run or remove_tree(entry):
                     removed.append(f"{base.name}/{entry.name}")
         return removed
 
@@ -204,6 +205,15 @@ class LocalCheckpointStore:
         if not isinstance(payload, dict) or not isinstance(payload.get("name"), str):
             raise CheckpointError(f"{path} is damaged: set the {pointer!r} pointer again")
         return payload["name"]
+
+    def incomplete(self) -> list[str]:
+        """Checkpoint folders without a readable manifest (damaged, or never committed)."""
+        return sorted(
+            entry.name
+            for entry in self.root.iterdir()
+            if entry.is_dir() and not entry.name.startswith(".")
+            and entry.name not in RESERVED_NAMES and not self.exists(entry.name)
+        )  # fmt: skip
 
     def list(self) -> list[CheckpointInfo]:
         """Complete checkpoints, oldest commit first; incomplete folders are skipped."""

@@ -134,8 +134,9 @@ class CheckpointStore(Protocol):
         """
         ...
 
-    def clean_staging(self, min_age_s: float = 0.0) -> list[str]:
-        """Remove abandoned staging and half-deleted leftovers; return what was removed.
+    def clean_staging(self, min_age_s: float = 0.0, dry_run: bool = False) -> list[str]:
+        """Remove abandoned staging and half-deleted leftovers; return what was removed
+        (``dry_run``: what would be).
 
         Only staging folders untouched for ``min_age_s`` seconds are removed; call it
         when no trainer is writing (at the start of a run), or with a generous

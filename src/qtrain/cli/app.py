@@ -211,7 +211,15 @@ def main() -> None:
         if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        from qtrain.infra_failures import as_infrastructure_error
+
+        failure = as_infrastructure_error(exc, f"running qtrain {' '.join(sys.argv[1:2])}")
+        if failure is None:
+            raise
+        console.print(
+            f"[bold red]error:[/] {escape(str(failure))}", highlight=False, soft_wrap=True
+        )
+        sys.exit(failure.exit_code)
 
 
 if __name__ == "__main__":

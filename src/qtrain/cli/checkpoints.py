@@ -90,8 +90,10 @@ def _run_dir_storage(run_dir: Path) -> Any:
 def list_checkpoints(
     run: RunArgument, config: ConfigOption = None, overrides: SetOption = None
 ) -> None:
-    """Committed checkpoints with their metrics and the pointers naming them."""
+    """Committed checkpoints with their metrics and the pointers naming them; then what is
+    wrong (a pointer naming no complete checkpoint, a checkpoint without a manifest)."""
     from qtrain.checkpoints import POINTERS
+    from qtrain.checkpoints.audit import audit_store
 
     with _store(run, config, overrides) as store:
         pointers = {p: store.get_pointer(p) for p in POINTERS}
@@ -108,7 +110,16 @@ def list_checkpoints(
                 f"{metrics.get('exact_match', float('nan')):.3f}",
                 ", ".join(p for p, name in pointers.items() if name == info.name),
             )
+        problems = audit_store(store).problems()
     out.print(table)
+    for line in problems:
+        out.print(f"[bold red]problem:[/] {line}", highlight=False, soft_wrap=True)
+
+
+class VerificationFailed(CheckpointError):
+    """``qtrain checkpoints verify`` found a problem (exit code 1)."""
+
+    exit_code = 1
 
 
 @app.command()
@@ -118,15 +129,33 @@ def verify(
     config: ConfigOption = None,
     overrides: SetOption = None,
 ) -> None:
-    """Re-hash every file against its manifest; exits non-zero on the first mismatch.
-
-    Remote checkpoints are downloaded into a temporary folder and hashed there.
+    """Re-hash every file against its manifest, and check the pointers and that no
+    checkpoint lacks its manifest; exits 1 if anything is wrong, or if there is nothing to
+    verify. Remote checkpoints are downloaded into a temporary folder and hashed there.
     """
+    from qtrain.checkpoints.audit import audit_store
+
+    failed = 0
     with _store(run, config, overrides) as store:
         names = [name] if name else [i.name for i in store.list()]
+        problems = [] if name else audit_store(store).problems()
+        if not names and not problems:
+            raise VerificationFailed(f"{run}: no committed checkpoint to verify")
         for checkpoint in names:
-            store.materialize(checkpoint)
-            out.print(f"ok  {checkpoint}")
+            try:
+                store.materialize(checkpoint)
+            except CheckpointError as exc:
+                failed += 1
+                out.print(f"FAIL {checkpoint}: {exc}", highlight=False, soft_wrap=True)
+            else:
+                out.print(f"ok  {checkpoint}")
+    for line in problems:
+        out.print(f"FAIL {line}", highlight=False, soft_wrap=True)
+    if failed or problems:
+        raise VerificationFailed(
+            f"{run}: {failed} of {len(names)} checkpoints failed their hashes, "
+            f"{len(problems)} other problems"
+        )
 
 
 @app.command()
@@ -153,8 +182,9 @@ def prune(
     with _store(run, config, overrides) as store:
         policy = RetentionPolicy(keep_last=keep_last)
         names = policy.plan(store) if dry_run else policy.apply(store)
-        garbage = [] if dry_run else store.clean_staging(min_age_s=garbage_min_age)
+        garbage = store.clean_staging(min_age_s=garbage_min_age, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
-    out.print(f"{verb}: {', '.join(names) if names else 'nothing'}")
+    out.print(f"{verb}: {', '.join(names) if names else 'nothing'}", soft_wrap=True)
     if garbage:
-        out.print(f"removed interrupted uploads: {', '.join(garbage)}")
+        verb = "would remove" if dry_run else "removed"
+        out.print(f"{verb} interrupted uploads: {', '.join(garbage)}", soft_wrap=True)

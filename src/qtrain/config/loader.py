@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from qtrain.config.schema import RunConfig
 from qtrain.errors import ConfigError
+from qtrain.redaction import scrub_secrets
 
 DEFAULT_CONFIG_NAME = "tiny.yaml"
 
@@ -47,6 +48,11 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse a YAML mapping, or raise a one-line ConfigError naming the file."""
+    if path.is_dir():
+        raise ConfigError(
+            f"config file {path} is a directory: give a YAML file, or continue the run in it "
+            f"with `qtrain run --resume {path}`"
+        )
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
@@ -101,6 +107,10 @@ def validate_config(data: Mapping[str, Any], source: str = "config") -> RunConfi
         raise ConfigError(f"{source}: {describe_validation_error(exc)}") from None
 
 
+#: Keys whose values are never echoed in an error, whatever their type (a list, a number).
+_SECRET_KEY_WORDS = ("storage", "connection", "api_key", "secret", "password", "token", "key")
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """The first error of a pydantic ValidationError, as one line naming the dotted key."""
     errors = exc.errors()
@@ -114,6 +124,9 @@ def describe_validation_error(exc: ValidationError) -> str:
     message = first["msg"].removeprefix("Value error, ")
     got = first.get("input")
     shown = "" if isinstance(got, dict) or got is None else f" (got {json.dumps(got, default=str)})"
+    if shown and any(word in key.lower() for word in _SECRET_KEY_WORDS):
+        shown = " (the value is not shown: it may be a secret)"
+    shown = scrub_secrets(shown)  # a credential-shaped value under any other key
     return f"{key}: {message}{shown}{more}" if key else f"{message}{shown}{more}"
 
 

@@ -6,6 +6,7 @@ pipeline parameters and tests. Unknown keys are rejected everywhere.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +19,9 @@ from qtrain.config.kubeflow import KubeflowConfig
 from qtrain.config.quantum import QuantumConfig
 from qtrain.config.search_space import TUNABLE_PARAMETERS, ParameterSpec, check_search_space
 from qtrain.errors import ConfigError
+
+#: A run id is one folder name: ``../x`` or ``a/b`` would leave ``runtime.output_dir``.
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 __all__ = [
     "METRIC_DIRECTIONS",
@@ -181,7 +185,11 @@ class RuntimeConfig(_Section):
     """Process-level settings."""
 
     output_dir: str = "runs"
-    run_id: str | None = None
+    run_id: str | None = Field(
+        None,
+        description="The run directory's name under output_dir (default: a new one): letters, "
+        "digits, '.', '_', '-'; no '/' and no leading '.', so it stays inside output_dir",
+    )
     threads: int = Field(1, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     export_merged: bool = True
@@ -192,6 +200,16 @@ class RuntimeConfig(_Section):
     tensorboard: bool = Field(
         False, description="Also write TensorBoard event files (the tensorboard extra)"
     )
+
+    @field_validator("run_id")
+    @classmethod
+    def _run_id_is_a_folder_name(cls, value: str | None) -> str | None:
+        if value is not None and not _RUN_ID.fullmatch(value):
+            raise ValueError(
+                "must be one folder name inside output_dir: letters, digits, '.', '_' and '-' "
+                "(at most 128), not starting with '.'"
+            )
+        return value
 
 
 class RunConfig(_Section):

@@ -64,6 +64,12 @@ def check_search_space(
             raise ValueError(f"'{name}' is fixed once training starts: its scope must be 'run'")
         for i, value in enumerate(spec.values):
             _check_level(root, name, i, value)
+        repeated = [v for i, v in enumerate(spec.values) if v in spec.values[:i]]
+        if repeated:
+            raise ValueError(
+                f"'{name}' lists {repeated[0]!r} more than once: each level must be distinct "
+                "(a repeated level skews the proposals toward it)"
+            )
     return space
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from qtrain.errors import QtrainError
+from qtrain.errors import QtrainError, one_line
 from qtrain.history import TrialRecord
 from qtrain.hpo.proposer import Proposal
+from qtrain.infra_failures import raise_if_infrastructure
 from qtrain.rundir import checkpoint_name
 
 if TYPE_CHECKING:
@@ -42,6 +43,15 @@ class TrialPlan:
     def failed_record(self, error: str) -> TrialRecord:
         """The history record of this trial when it crashed (``error``: one line)."""
         return self._uncommitted("failed", 0, {}, error=error)
+
+    def crash_record(self, exc: Exception) -> TrialRecord:
+        """The record of this trial after ``exc`` ended it: a failed trial when the trial
+        caused it; a user error (:class:`QtrainError`) or a failure of the machine (a full
+        disk, an I/O error: :class:`InfrastructureError`) is raised instead."""
+        if isinstance(exc, QtrainError):
+            raise exc
+        raise_if_infrastructure(exc, f"training cycle {self.cycle} trial {self.trial}")
+        return self.failed_record(one_line(exc))
 
     def halved_record(self, eval_loss: float, train: dict[str, float]) -> TrialRecord:
         """The history record of this trial when successive halving stopped it."""

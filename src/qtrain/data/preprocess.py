@@ -50,14 +50,21 @@ class PreparedData:
 
 
 def validate_data(data_cfg: DataConfig) -> ValidationResult:
-    """Load and validate ``data_cfg.path`` (no tokenizer needed: run it before loading a model)."""
-    return validate_rows(
+    """Load and validate ``data_cfg.path`` (no tokenizer needed: run it before loading a model);
+    the split into training and evaluation rows is checked too."""
+    validated = validate_rows(
         load_records(data_cfg.path),
         source=str(resolve_data_path(data_cfg.path)),
         data_format=data_cfg.format,
         bad_rows=data_cfg.bad_rows,
         system_prompt=data_cfg.system_prompt,
     )
+    source = resolve_data_path(data_cfg.path)
+    split_examples(
+        validated.examples[: data_cfg.max_rows], data_cfg.eval_size, data_cfg.split_seed,
+        str(source),
+    )  # fmt: skip
+    return validated
 
 
 def prepare_dataset(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qtrain.assets_path import BUILTIN_MODELS, builtin_path, is_builtin
+from qtrain.checkpoints.safe_load import PICKLE_SUFFIXES
 from qtrain.errors import ModelLoadError
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -39,6 +40,14 @@ def resolve_model_source(name: str, revision: str | None = None) -> ModelSource:
             raise ModelLoadError(
                 f"model folder {path} has no config.json: point model.name at a "
                 "folder written by save_pretrained"
+            )
+        if not any(path.glob("*.safetensors")) and any(
+            p.suffix in PICKLE_SUFFIXES for p in path.iterdir()
+        ):
+            raise ModelLoadError(
+                f"model folder {path} holds its weights only as pickle files (e.g. "
+                "pytorch_model.bin), which can run code when loaded: qtrain loads safetensors "
+                "only; re-save the model with save_pretrained(safe_serialization=True)"
             )
         return ModelSource(name, str(path.resolve()), local=True)
     if _HUB_ID.match(name) and not path.exists():

@@ -16,6 +16,7 @@ from typing import Any
 
 from qtrain.cycle import CyclePlan, TrialPlan
 from qtrain.errors import QtrainError, one_line
+from qtrain.infra_failures import raise_if_infrastructure
 from qtrain.rundir import StateFolder, TrialFolder, read_json, write_json_atomic
 from qtrain.steps.state import parse_config_json, restore_engine
 from qtrain.steps.trial import check_start
@@ -63,6 +64,7 @@ def train_rung(
     except (KeyboardInterrupt, QtrainError):
         raise
     except Exception as exc:  # one bad proposal must not end the run
+        raise_if_infrastructure(exc, "training or evaluating a trial")  # the pod fails
         for folder in outputs:
             write_json_atomic(folder.failure_file, {"error": one_line(exc)})
         return {}
@@ -151,5 +153,6 @@ def continue_trial(
     except (KeyboardInterrupt, QtrainError):
         raise
     except Exception as exc:  # recorded as a failed trial by the evaluate step
+        raise_if_infrastructure(exc, "training or evaluating a trial")  # the pod fails
         write_json_atomic(out.failure_file, {"error": one_line(exc)})
         return {}

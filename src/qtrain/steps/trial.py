@@ -13,6 +13,7 @@ from typing import Any
 from qtrain.cycle import TrialPlan
 from qtrain.errors import QtrainError, one_line
 from qtrain.history import TrialRecord
+from qtrain.infra_failures import raise_if_infrastructure
 from qtrain.rundir import TrialFolder, read_json, write_json_atomic
 from qtrain.steps.state import parse_config_json
 
@@ -46,6 +47,7 @@ def train_trial(
     except (KeyboardInterrupt, QtrainError):
         raise
     except Exception as exc:  # one bad proposal must not end the run
+        raise_if_infrastructure(exc, "training or evaluating a trial")  # the pod fails
         write_json_atomic(out.failure_file, {"error": one_line(exc)})
         return {}
 
@@ -78,6 +80,7 @@ def evaluate_trial(
         except (KeyboardInterrupt, QtrainError):
             raise
         except Exception as exc:
+            raise_if_infrastructure(exc, "training or evaluating a trial")  # the pod fails
             record = trial.failed_record(one_line(exc))
         else:
             record = TrialRecord(

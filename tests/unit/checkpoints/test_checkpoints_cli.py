@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -56,12 +57,17 @@ def test_list_verify_prune_a_blob_run_by_config_and_run_id(blob_run, azurite):
     weights = f"p/r1/checkpoints/c001-t00/{upload}/adapter_model.safetensors"
     store.container.get_blob_client(weights).upload_blob(b"\0" * 65536, overwrite=True)
     broken = qtrain("checkpoints", "verify", *args, env=env)
-    assert broken.returncode == 2
-    assert "adapter_model.safetensors" in broken.stderr and "sha256" in broken.stderr
-    assert "Traceback" not in broken.stderr
+    assert broken.returncode == 1
+    assert "FAIL c001-t00" in broken.stdout and "adapter_model.safetensors" in broken.stdout
+    assert "1 of 3 checkpoints failed" in broken.stderr and "Traceback" not in broken.stderr
 
     garbage = "p/r1/checkpoints/c003-t00/" + "0" * 32 + "/adapter_model.safetensors"
     store.container.get_blob_client(garbage).upload_blob(b"half an upload")
+    dry = qtrain("checkpoints", "prune", *args, "--keep-last", "1", "--garbage-min-age", "0",
+                 "--dry-run")  # fmt: skip
+    assert "would delete: c001-t00" in dry.stdout
+    assert "would remove interrupted uploads: c003-t00/" in dry.stdout, dry.stdout
+    assert list(store.container.list_blobs(name_starts_with="p/r1/checkpoints/c003-t00/"))
     pruned = qtrain("checkpoints", "prune", *args, "--keep-last", "1", "--garbage-min-age", "0")
     assert pruned.returncode == 0, pruned.stderr
     assert "deleted: c001-t00" in pruned.stdout and "c003-t00/" in pruned.stdout
@@ -97,3 +103,49 @@ def test_local_run_directory_still_works(tmp_path: Path, sample_files):
     assert listed.returncode == 0 and "c001-t00" in listed.stdout
     nothing = qtrain("checkpoints", "list", str(tmp_path / "nope"))
     assert nothing.returncode == 2 and "no checkpoints/ folder" in nothing.stderr
+
+
+def local_run(tmp_path: Path, sample_files, names=("c001-t00", "c001-t01")):
+    run_dir = tmp_path / "r1"
+    store = open_store(load_config(None).storage, run_dir / "checkpoints", "r1")
+    for name in names:
+        store.commit(write_tree(store.staging_dir(name), sample_files), name)
+    return run_dir, store
+
+
+def test_verify_fails_on_an_empty_store(tmp_path: Path) -> None:
+    (tmp_path / "r1" / "checkpoints").mkdir(parents=True)
+    empty = qtrain("checkpoints", "verify", str(tmp_path / "r1"))
+    assert empty.returncode == 1 and "no committed checkpoint to verify" in empty.stderr
+
+
+def test_verify_and_list_report_a_checkpoint_without_its_manifest(tmp_path, sample_files):
+    run_dir, _ = local_run(tmp_path, sample_files)
+    (run_dir / "checkpoints" / "c001-t00" / "manifest.json").unlink()
+    verified = qtrain("checkpoints", "verify", str(run_dir))
+    assert verified.returncode == 1, verified.stdout
+    assert "ok  c001-t01" in verified.stdout
+    assert "FAIL c001-t00 has no committed manifest" in verified.stdout
+    listed = qtrain("checkpoints", "list", str(run_dir))
+    assert listed.returncode == 0 and "problem: c001-t00 has no committed manifest" in listed.stdout
+
+
+def test_verify_and_list_report_a_pointer_to_a_missing_checkpoint(tmp_path, sample_files):
+    run_dir, store = local_run(tmp_path, sample_files)
+    store.set_pointer("best", "c001-t00")
+    shutil.rmtree(run_dir / "checkpoints" / "c001-t00")
+    verified = qtrain("checkpoints", "verify", str(run_dir))
+    assert verified.returncode == 1
+    assert "FAIL pointer 'best' names 'c001-t00', which is not a complete" in verified.stdout
+    listed = qtrain("checkpoints", "list", str(run_dir))
+    assert "problem: pointer 'best' names 'c001-t00'" in listed.stdout
+
+
+def test_prune_dry_run_names_the_interrupted_uploads_a_prune_removes(tmp_path, sample_files):
+    run_dir, store = local_run(tmp_path, sample_files, names=("c001-t00",))
+    write_tree(store.staging_dir("c002-t00"), sample_files)  # a killed upload
+    dry = qtrain("checkpoints", "prune", str(run_dir), "--garbage-min-age", "0", "--dry-run")
+    assert dry.returncode == 0 and "would remove interrupted uploads: .staging/" in dry.stdout
+    assert any((run_dir / "checkpoints" / ".staging").iterdir()), "a dry run removes nothing"
+    real = qtrain("checkpoints", "prune", str(run_dir), "--garbage-min-age", "0")
+    assert "removed interrupted uploads: .staging/" in real.stdout
