@@ -9,7 +9,7 @@ from qtrain.images import base_image
 def prepare_volumes(config_json: str):
     """Create the runs folder and the model cache on their volumes, writable by the steps'
     group; runs as uid 0 (its task settings say so) before every other step."""
-    from qtrain.steps.volumes import prepare_volumes as step
+    from qtrain.steps import prepare_volumes as step
 
     for line in step(config_json):
         print(line)

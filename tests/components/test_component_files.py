@@ -30,6 +30,7 @@ CALLED_IN_TESTS = {
     "continue_trial",
     "select_halved",
     "decided_gate",
+    "prepare_volumes",
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TypeVar
@@ -28,6 +29,7 @@ from qtrain_kfp.components import (
     early_stop_gate,
     evaluate,
     export,
+    prepare_volumes,
     preprocess,
     propose,
     report_failure,
@@ -380,6 +382,23 @@ def test_early_stop_gate_closes_once_the_run_stopped(selected: SimpleNamespace) 
 def test_decided_gate_opens_on_decided_trials_only() -> None:
     assert decided_gate.python_func(proposals=['{"trial": 0}']) is True
     assert decided_gate.python_func(proposals=[]) is False
+
+
+def test_prepare_volumes_makes_the_runs_folder_writable_by_the_steps(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder to group 1000 needs root, as the pipeline step has")
+    config = load_config(
+        None,
+        [
+            "kubeflow.runs_pvc=qtrain-checkpoints",
+            f"kubeflow.runs_mount_path={tmp_path / 'mnt'}",
+            f"runtime.output_dir={tmp_path / 'mnt' / 'runs'}",
+            f"kubeflow.model_cache_path={tmp_path / 'cache'}",
+        ],
+    )
+    prepare_volumes.python_func(config_json=config.model_dump_json())
+    for folder in (tmp_path / "mnt", tmp_path / "mnt" / "runs", tmp_path / "cache"):
+        assert folder.stat().st_gid == 1000 and folder.stat().st_mode & 0o2070 == 0o2070
 
 
 # export

@@ -28,6 +28,7 @@ from qtrain.steps.state import (
     runs_rungs,
 )
 from qtrain.steps.trial import evaluate_trial, train_trial
+from qtrain.steps.volumes import prepare_volumes
 
 __all__ = [
     "RunState",
@@ -39,6 +40,7 @@ __all__ = [
     "failure_report",
     "halve",
     "parse_config_json",
+    "prepare_volumes",
     "preprocess",
     "propose",
     "read_state",
