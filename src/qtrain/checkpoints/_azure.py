@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from qtrain.azure_logging import quiet_azure_credentials
 from qtrain.errors import CheckpointError, MissingExtraError, one_line
 from qtrain.redaction import scrub_secrets
 
@@ -25,11 +26,26 @@ def sdk() -> Any:
     return blob
 
 
-def container_from_connection_string(connection_string: str, container: str) -> Any:
+def client_options(connect_timeout_s: float) -> dict[str, Any]:
+    """Timeouts and retries that report an unreachable endpoint in about
+    ``2 * connect_timeout_s + 2`` seconds (one retry of the connection, a 1-2 s back-off),
+    where the SDK's defaults (20 s connection timeout, back-off from 15 s) take minutes."""
+    retry = sdk().ExponentialRetry(
+        initial_backoff=1, increment_base=2, retry_total=3, random_jitter_range=1,
+        retry_connect=1, retry_read=2,
+    )  # fmt: skip
+    return {"connection_timeout": connect_timeout_s, "read_timeout": 60, "retry_policy": retry}
+
+
+def container_from_connection_string(
+    connection_string: str, container: str, connect_timeout_s: float = 5.0
+) -> Any:
     """A ``ContainerClient``; a malformed string fails without echoing it."""
     blob = sdk()
     try:
-        return blob.ContainerClient.from_connection_string(connection_string, container)
+        return blob.ContainerClient.from_connection_string(
+            connection_string, container, **client_options(connect_timeout_s)
+        )
     except (ValueError, TypeError):
         raise CheckpointError(
             "the Azure Storage connection string is malformed (it is not shown here): "
@@ -37,14 +53,20 @@ def container_from_connection_string(connection_string: str, container: str) -> 
         ) from None
 
 
-def container_from_default_credential(account_url: str, container: str) -> Any:
+def container_from_default_credential(
+    account_url: str, container: str, connect_timeout_s: float = 5.0
+) -> Any:
     """A ``ContainerClient`` authenticated with ``DefaultAzureCredential``."""
     blob = sdk()
     try:
         from azure.identity import DefaultAzureCredential
     except ImportError:
         raise MissingExtraError("azure-identity", "azure", "storage.credential 'default'") from None
-    return blob.ContainerClient(account_url, container, credential=DefaultAzureCredential())
+    quiet_azure_credentials()
+    return blob.ContainerClient(
+        account_url, container, credential=DefaultAzureCredential(),
+        **client_options(connect_timeout_s),
+    )  # fmt: skip
 
 
 def describe(exc: BaseException) -> str:

@@ -34,7 +34,9 @@ def open_store(storage: StorageConfig, checkpoints_dir: Path, run_id: str) -> Ch
     assert storage.container is not None  # the schema requires it for azure_blob
     if storage.credential == "default":
         assert storage.account_url is not None
-        container = _azure.container_from_default_credential(storage.account_url, storage.container)
+        container = _azure.container_from_default_credential(
+            storage.account_url, storage.container, storage.connect_timeout_s
+        )
     else:
         secret = storage.connection_string
         connection_string = (
@@ -46,7 +48,9 @@ def open_store(storage: StorageConfig, checkpoints_dir: Path, run_id: str) -> Ch
                 "storage.connection_string); or set storage.credential=default with "
                 "storage.account_url"
             )
-        container = _azure.container_from_connection_string(connection_string, storage.container)
+        container = _azure.container_from_connection_string(
+            connection_string, storage.container, storage.connect_timeout_s
+        )
     return AzureBlobCheckpointStore(
         container, f"{run_prefix(storage, run_id)}/checkpoints", checkpoints_dir
     )

@@ -53,6 +53,13 @@ class AzureBlobStorageFields(BaseModel):
         exclude=True,
         description=f"Prefer ${CONNECTION_STRING_ENV}; never written to any file",
     )
+    connect_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="Seconds to connect to the blob endpoint; an unreachable endpoint is "
+        "reported after one retry, in about twice this plus 2 s",
+    )
     resume: bool = Field(
         False,
         description="Continue runtime.run_id from the history and incumbent kept in the "

@@ -11,6 +11,7 @@ import threading
 import warnings
 from typing import Any
 
+from qtrain.azure_logging import quiet_azure_credentials
 from qtrain.config.azure_quantum import API_KEY_ENV, AzureQuantumConfig
 from qtrain.errors import ConfigError, MissingExtraError
 from qtrain.solvers.azure.errors import (
@@ -64,6 +65,7 @@ def resolve_credential(config: AzureQuantumConfig, check: bool = True) -> Any:
         from azure.identity import DefaultAzureCredential
     except ImportError as exc:
         raise MissingExtraError("azure-identity", "azure", "The 'azure' solver") from exc
+    quiet_azure_credentials()
     credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
     if check:
         outcome: dict[str, BaseException] = {}
