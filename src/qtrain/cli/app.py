@@ -83,7 +83,8 @@ def run(
     """Run the fine-tuning loop on this machine (the embedded default: tiny phi-4 on CPU).
 
     Exit codes: 0 completed, or stopped by `qtrain stop`; 130 Ctrl-C; 143 SIGTERM (both
-    stop gracefully and stay resumable); 1 failed; 2 bad input.
+    stop gracefully and stay resumable); 75 the machine failed (disk full, I/O error: fix it,
+    then `--resume`); 1 failed; 2 bad input.
     """
     resume_dir = None
     if resume is not None:

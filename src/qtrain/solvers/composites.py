@@ -14,6 +14,7 @@ from typing import Any
 
 import dimod
 
+from qtrain import failpoints
 from qtrain.errors import ConfigError, one_line
 from qtrain.solvers._params import reject_unknown
 from qtrain.solvers.errors import SolverError, SolverTimeoutError
@@ -173,9 +174,10 @@ class FallbackComposite(dimod.ComposedSampler):
         """Sample with the first child that succeeds; see the class docstring."""
         reject_unknown(f"solver chain {self.name!r}", parameters, self.parameters)
         failures: list[dict[str, str]] = []
-        for name, child in zip(self.names, self._children, strict=True):
+        for position, (name, child) in enumerate(zip(self.names, self._children, strict=True)):
             own = {key: value for key, value in parameters.items() if key in child.parameters}
             try:
+                failpoints.solver_call(position)
                 sampleset = child.sample(bqm, **own)
                 sampleset.resolve()
                 if len(sampleset) == 0:

@@ -7,6 +7,7 @@ kernel drops the next connection attempts as a black-holed address would.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -34,10 +35,8 @@ def black_hole() -> Iterator[int]:
     for _ in range(3):  # fill the accept queue: later SYNs are dropped
         filler = socket.socket()
         filler.setblocking(False)
-        try:
+        with contextlib.suppress(BlockingIOError):
             filler.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
         fillers.append(filler)
     time.sleep(0.2)
     try:

@@ -1,0 +1,61 @@
+"""The fault-injection suite's fast part: one run per fault kind, as ``benchmarks/faults.py``
+runs hundreds. Each run is a real ``qtrain run`` process, resumed as a user would, with fake
+secrets planted in its environment and on its command line.
+
+Expected outcomes: signals and a full disk -> completed after ``--resume``, identical to the
+fault-free reference; NaN weights and a raising trial -> that trial recorded failed, the run
+completes, every trial before it as in the reference; a solver outage -> every proposal
+recorded as a fallback, and the same outage gives the same result every time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.fault_runs import FaultRun, check, execute, pick_fault, settings
+
+pytestmark = pytest.mark.slow
+
+CYCLES, TRIALS, STEPS = 3, 2, 4
+CONFIG = settings(CYCLES, STEPS)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> FaultRun:
+    """The fault-free run every faulted run is compared with."""
+    run = execute(FaultRun("none", 0), tmp_path_factory.mktemp("reference"), CONFIG)
+    check(run, None)
+    assert not run.problems, run.problems
+    assert run.cycles == CYCLES and run.verify_exit == 0
+    return run
+
+
+@pytest.mark.parametrize("kind", ["sigkill", "sigterm", "sigint", "enospc"])
+def test_an_outside_fault_resumes_to_the_reference(
+    kind: str, reference: FaultRun, tmp_path: Path
+) -> None:
+    run = execute(pick_fault(kind, 1, CYCLES, TRIALS, STEPS), tmp_path, CONFIG)
+    check(run, reference)
+    assert run.resumed, f"the {kind} came too late to stop the run"
+    assert not run.problems, run.problems
+    assert run.verify_exit == 0 and not run.secrets_found
+
+
+@pytest.mark.parametrize("kind", ["nan", "exception"])
+def test_a_trial_fault_is_one_failed_trial(kind: str, reference: FaultRun, tmp_path: Path) -> None:
+    run = execute(pick_fault(kind, 2, CYCLES, TRIALS, STEPS), tmp_path, CONFIG)
+    check(run, reference)
+    assert not run.resumed and not run.problems, run.problems
+    failed = [t for t in run.trials if t[3] == "failed"]
+    assert [t[:2] for t in failed] == [run.where[:2]]
+
+
+def test_the_same_solver_outage_gives_the_same_result(tmp_path: Path) -> None:
+    first = execute(FaultRun("solver-outage", 3), tmp_path / "a", CONFIG)
+    check(first, None)
+    second = execute(FaultRun("solver-outage", 4), tmp_path / "b", CONFIG)
+    check(second, first)
+    assert not first.problems and not second.problems, (first.problems, second.problems)
+    report = (tmp_path / "a" / "solver-outage-3" / "report.json").read_text()
+    assert "injected solver outage" in report, "every fallback is recorded with its reason"
