@@ -40,6 +40,10 @@ def test_an_outside_fault_resumes_to_the_reference(
     assert run.resumed, f"the {kind} came too late to stop the run"
     assert not run.problems, run.problems
     assert run.verify_exit == 0 and not run.secrets_found
+    assert "Traceback" not in run.fault_output, run.fault_output[-2000:]
+    if kind == "enospc":  # the machine's failure: one line saying so, and no failed trial
+        assert any("disk full" in line for line in run.fault_output.splitlines())
+        assert all(t[3] != "failed" for t in run.trials)
 
 
 @pytest.mark.parametrize("kind", ["nan", "exception"])

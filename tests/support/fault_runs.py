@@ -74,10 +74,12 @@ class FaultRun:
     secrets_found: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    fault_output: str = ""  #: what the faulted process printed (stdout, then stderr)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {k: v for k, v in self.__dict__.items() if k != "trials"} | {
+        skipped = ("trials", "fault_output")
+        return {k: v for k, v in self.__dict__.items() if k not in skipped} | {
             "trials": [list(t) for t in self.trials]
         }
 
@@ -141,7 +143,7 @@ def _inject_and_resume(
             proc.send_signal(SIGNALS[run.kind])
     out, err = proc.communicate(timeout=timeout_s)
     logs += [out, err]
-    run.fault_exit = proc.returncode
+    run.fault_exit, run.fault_output = proc.returncode, out + err
     if filler is not None:
         filler.unlink()  # the user frees space
     if proc.returncode != 0:
