@@ -95,16 +95,16 @@ class QuantumTrainingAgent:
         """Create the run directory, prepare the data, load the model; idempotent."""
         if self.run_dir is not None:
             return self.run_dir
+        from qtrain.agent.preflight import preflight
         from qtrain.agent.resume import StoreSync, keeps_run_files
         from qtrain.agent.run_resume import read_resume_point, reconcile_resumed, rewrite_history
         from qtrain.checkpoints import open_store
         from qtrain.data import validate_data
-        from qtrain.modeling import preflight
 
         config = self.config
         self._started = time.perf_counter()
         validated = validate_data(config.data)  # bad rows fail in seconds, before any load
-        preflight(config)  # as do a bad model folder, device or quantization
+        preflight(config)  # as do a bad model folder, device, quantization, solver options
         if self.resume_dir is None:
             run_dir = create_run_directory(
                 config.output_path(), config.runtime.run_id, config.model_dump(mode="json")

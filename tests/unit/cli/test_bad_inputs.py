@@ -67,6 +67,9 @@ CASES: list[tuple[str, list[str], Setup, str]] = [
     ("metric", [*RUN, "evaluation.metric=vibes"], _nothing, "evaluation"),
     ("storage-kind", [*RUN, "storage.kind=s3"], _nothing, "storage.kind"),
     ("solver", [*RUN, "quantum.solver_type=oracle"], _nothing, "quantum.solver_type"),
+    ("solver-options", [*RUN, "quantum.solver_options={sa: {bogus: 1}}"], _nothing, "bogus"),
+    ("solver-options-stray", [*RUN, "quantum.solver_options={exact: {}}"], _nothing, "exact"),
+    ("fallback-unknown", [*RUN, "quantum.fallback=[warp]"], _nothing, "warp"),
     ("override-no-equals", [*RUN, "training.learning_rate"], _nothing, "key=value"),
     ("eval-fraction", [*RUN, "data.eval_size=1.5"], _nothing, "data.eval_size"),
     ("runtime-mode", [*RUN, "runtime.mode=manual"], _nothing, "runtime.mode"),
@@ -97,6 +100,7 @@ CASES: list[tuple[str, list[str], Setup, str]] = [
      "config.json"),
     ("model-pickle-only", [*RUN, "model.name={in}/model"],
      _model_folder("config.json", "pytorch_model.bin"), "pickle"),
+    ("max-length-context", [*RUN, "training.max_length=100000"], _nothing, "context"),
     ("model-not-hub-id", [*RUN, "model.name=not a model"], _nothing, "model.name"),
     ("device-cuda-no-gpu", [*RUN, "runtime.device=cuda"], _nothing, "cuda"),
     ("qlora-on-cpu", [*RUN, "model.training_mode=qlora", "model.quantization=4bit",
@@ -152,6 +156,6 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def test_the_table_is_large() -> None:
-    assert len(CASES) >= 45
+    assert len(CASES) >= 50
     assert len({c[0] for c in CASES}) == len(CASES)
     json.dumps([c[0] for c in CASES])
