@@ -85,6 +85,12 @@ def one_line(
     return line[: limit - 3] + "..." if ellipsis and limit > 3 else line[:limit]
 
 
+class AllTrialsFailedError(QtrainError):
+    """Every trial of a cycle failed: the run ends ``failed`` (exit code 1), with its report."""
+
+    exit_code = 1
+
+
 class InfrastructureError(QtrainError):
     """The machine failed, not the trial: a full disk, an I/O error, lost storage. Never
     recorded as a failed trial: the run stops cleanly, says why, and resumes once the cause

@@ -10,10 +10,21 @@ recorded as a fallback, and the same outage gives the same result every time.
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
-from support.fault_runs import FaultRun, check, execute, pick_fault, settings
+from support.fault_runs import (
+    FaultRun,
+    check,
+    command,
+    execute,
+    pick_fault,
+    planted_secrets,
+    settings,
+)
+from support.run_process import ENV
 
 pytestmark = pytest.mark.slow
 
@@ -63,3 +74,15 @@ def test_the_same_solver_outage_gives_the_same_result(tmp_path: Path) -> None:
     assert not first.problems and not second.problems, (first.problems, second.problems)
     report = (tmp_path / "a" / "solver-outage-3" / "report.json").read_text()
     assert "injected solver outage" in report, "every fallback is recorded with its reason"
+
+
+def test_a_cycle_in_which_every_trial_fails_ends_the_run_failed(tmp_path: Path) -> None:
+    env = {**ENV, "QTRAIN_FAILPOINTS": "raise@1.0.1,raise@1.1.1"}
+    cmd = command(tmp_path, "all-failed", CONFIG, planted_secrets(5))
+    done = subprocess.run(cmd, env=env, cwd=tmp_path, text=True, capture_output=True,
+                          timeout=600, check=False)  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    (line,) = [line for line in done.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: every trial of cycle 1 failed (trial 0: InjectedFault")
+    report = json.loads((tmp_path / "all-failed" / "report.json").read_text())
+    assert report["status"] == "failed" and "every trial of cycle 1" in report["stopped_because"]

@@ -27,7 +27,7 @@ from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, fix_
 from qtrain.cycle.replay import replay
 from qtrain.cycle.selection import IncumbentSelector
 from qtrain.cycle.state import RunState
-from qtrain.errors import QtrainError
+from qtrain.errors import AllTrialsFailedError, QtrainError
 from qtrain.events import EventLog
 from qtrain.history import History, TrialRecord
 from qtrain.hpo import make_proposer, proposer_name
@@ -239,7 +239,7 @@ class CycleEngine:
         if best is None:
             errors = "; ".join(f"trial {t.trial}: {t.error}" for t in trials)
             cycle = trials[0].cycle if trials else self.cycle + 1
-            raise QtrainError(f"every trial of cycle {cycle} failed ({errors})")
+            raise AllTrialsFailedError(f"every trial of cycle {cycle} failed ({errors})")
         return best
 
     def conclude(self, plan: CyclePlan, trials: list[TrialRecord]) -> CycleResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from qtrain.errors import QtrainError, one_line
+from qtrain.errors import AllTrialsFailedError, QtrainError, one_line
 from qtrain.history import TrialRecord
 from qtrain.hpo.proposer import Proposal
 from qtrain.infra_failures import raise_if_infrastructure
@@ -154,5 +154,5 @@ def best_rung(plan: CyclePlan, rung_losses: dict[int, float]) -> TrialPlan:
     """
     ranked = sorted((loss, trial) for trial, loss in rung_losses.items() if loss == loss)
     if not ranked:
-        raise QtrainError(f"every trial of cycle {plan.cycle} failed in its rung")
+        raise AllTrialsFailedError(f"every trial of cycle {plan.cycle} failed in its rung")
     return plan.trials[ranked[0][1]]
