@@ -108,6 +108,48 @@ CASES: list[tuple[str, list[str], Setup, str]] = [
     # secrets are never echoed
     ("secret-in-list", [*RUN, "quantum.azure.storage=[AccountKey=c2VjcmV0LXNlY3JldA==]"],
      _nothing, "not shown"),
+    # more config values
+    ("grad-accum-zero", [*RUN, "training.gradient_accumulation_steps=0"], _nothing,
+     "gradient_accumulation_steps"),
+    ("max-length-zero", [*RUN, "training.max_length=0"], _nothing, "training.max_length"),
+    ("warmup-two", [*RUN, "training.warmup_ratio=2"], _nothing, "training.warmup_ratio"),
+    ("scheduler", [*RUN, "training.lr_scheduler=zigzag"], _nothing, "training.lr_scheduler"),
+    ("optimizer", [*RUN, "training.optimizer=sgdx"], _nothing, "training.optimizer"),
+    ("lora-r-zero", [*RUN, "model.lora.r=0"], _nothing, "model.lora.r"),
+    ("lora-alpha-zero", [*RUN, "model.lora.alpha=0"], _nothing, "model.lora.alpha"),
+    ("lora-dropout", [*RUN, "model.lora.dropout=1.5"], _nothing, "model.lora.dropout"),
+    ("quantization", [*RUN, "model.quantization=3bit"], _nothing, "model.quantization"),
+    ("backend", [*RUN, "model.backend=jax"], _nothing, "model.backend"),
+    ("bad-rows", [*RUN, "data.bad_rows=ignore"], _nothing, "data.bad_rows"),
+    ("max-rows-zero", [*RUN, "data.max_rows=0"], _nothing, "data.max_rows"),
+    ("new-tokens-zero", [*RUN, "evaluation.max_new_tokens=0"], _nothing, "max_new_tokens"),
+    ("eval-batch-zero", [*RUN, "evaluation.batch_size=0"], _nothing, "evaluation.batch_size"),
+    ("min-delta", [*RUN, "early_stopping.min_delta=-1"], _nothing, "early_stopping.min_delta"),
+    ("num-reads-zero", [*RUN, "quantum.num_reads=0"], _nothing, "quantum.num_reads"),
+    ("surrogate", [*RUN, "quantum.surrogate=gp"], _nothing, "quantum.surrogate"),
+    ("keep-last", [*RUN, "storage.keep_last=-1"], _nothing, "storage.keep_last"),
+    ("blob-no-container", [*RUN, "storage.kind=azure_blob"], _nothing, "container"),
+    ("blob-bad-container", [*RUN, "storage.kind=azure_blob", "storage.container=Bad_Name"],
+     _nothing, "storage.container"),
+    ("prefix-on-local", [*RUN, "storage.prefix=team"], _nothing, "azure_blob"),
+    ("blob-timeout", [*RUN, "storage.kind=azure_blob", "storage.container=ckpt",
+                      "storage.connect_timeout_s=0"], _nothing, "connect_timeout_s"),
+    ("gpu-count", [*RUN, "kubeflow.gpu.count=-1"], _nothing, "kubeflow.gpu.count"),
+    ("space-default-not-a-level", ["run", "{in}/c.yaml"],
+     _write("c.yaml", "search_space:\n  training.learning_rate: {values: [0.1, 0.2], "
+                      "default: 0.3}\n"), "search_space"),
+    ("space-no-values", ["run", "{in}/c.yaml"],
+     _write("c.yaml", "search_space:\n  training.learning_rate: {values: []}\n"),
+     "search_space"),
+    ("space-run-param-per-cycle", ["run", "{in}/c.yaml"],
+     _write("c.yaml", "search_space:\n  model.lora.r: {values: [8, 16], scope: cycle}\n"),
+     "scope"),
+    ("nested-typo", ["run", "{in}/c.yaml"], _write("c.yaml", "training:\n  stpes: 3\n"),
+     "unknown key 'training.stpes'"),
+    ("ui-not-a-run", ["ui", "{in}/nope"], _write("x", ""), "nope"),
+    ("stop-no-run", ["stop", "no-such-run", "--output-dir", "{in}"], _write("x", ""),
+     "no-such-run"),
+    ("compile-to-a-folder", ["compile", TINY, "-o", "{in}"], _write("x", ""), ".yaml"),
     # CLI arguments
     ("resume-missing", ["run", "--resume", "{in}/no-run"], _write("x", ""), "no-run"),
     ("resume-with-config", ["run", "--resume", "{in}", TINY], _write("x", ""), "--resume"),
@@ -156,6 +198,6 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def test_the_table_is_large() -> None:
-    assert len(CASES) >= 50
+    assert len(CASES) >= 80
     assert len({c[0] for c in CASES}) == len(CASES)
     json.dumps([c[0] for c in CASES])
