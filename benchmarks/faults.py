@@ -55,7 +55,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--summarize", type=Path, default=None, help="Print the table of a results file and exit"
+    )
     args = parser.parse_args()
+    if args.summarize:
+        saved = json.loads(args.summarize.read_text())
+        runs = [restore(r) for r in saved["faulted"]]
+        print_table(runs, restore(saved["reference"]), restore(saved["outage"]))
+        return
     config = settings(args.cycles, STEPS)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="qtrain-faults-") as folder:
@@ -74,7 +82,11 @@ def main() -> None:
         done: list[FaultRun] = []
 
         def one(plan: FaultRun) -> FaultRun:
-            run = execute(plan, root / f"run-{plan.seed}", config)
+            try:
+                run = execute(plan, root / f"run-{plan.seed}", config)
+            except Exception as exc:  # the harness failed, not qtrain: recorded, counted
+                plan.problems.append(f"harness: {type(exc).__name__}: {exc}")
+                return plan
             check(run, outage if plan.kind == "solver-outage" else reference)
             return run
 
@@ -85,10 +97,19 @@ def main() -> None:
                 print(f"{len(done):4d} {run.kind:13s} seed {run.seed:4d} at {run.where} "
                       f"{run.seconds:6.1f} s  {mark}", flush=True)  # fmt: skip
                 if args.out:
-                    write(args.out, args, reference, done, time.monotonic() - started)
+                    write(args.out, args, (reference, outage), done, time.monotonic() - started)
     print_table(done, reference, outage)
     if args.out:
-        write(args.out, args, reference, done, time.monotonic() - started)
+        write(args.out, args, (reference, outage), done, time.monotonic() - started)
+
+
+def restore(saved: dict[str, Any]) -> FaultRun:
+    """A FaultRun from its JSON summary."""
+    fields = dict(saved)
+    fields["trials"] = [tuple(t) for t in fields.get("trials", [])]
+    if fields.get("where") is not None:
+        fields["where"] = tuple(fields["where"])
+    return FaultRun(**fields)
 
 
 def table(done: list[FaultRun], reference: FaultRun, outage: FaultRun) -> list[dict[str, Any]]:
@@ -128,12 +149,14 @@ def print_table(done: list[FaultRun], reference: FaultRun, outage: FaultRun) -> 
               f"{row['verify_failed']:11d} {row['secrets_found']:7d} "
               f"{row['with_problems']:8d}")  # fmt: skip
     failed = sum(bool(r.problems) for r in done)
-    bound = 3 / len(done) if done and not failed else None
+    bound = min(1.0, 3 / len(done)) if done and not failed else None
     print(f"runs with a problem: {failed} of {len(done)}"
           + (f"; 95% upper bound on the failure rate: {bound:.2%}" if bound else ""))  # fmt: skip
 
 
-def write(out: Path, args: Any, reference: FaultRun, done: list[FaultRun], wall: float) -> None:
+def write(
+    out: Path, args: Any, references: tuple[FaultRun, FaultRun], done: list[FaultRun], wall: float
+) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     failed = sum(bool(r.problems) for r in done)
     payload = {
@@ -150,7 +173,8 @@ def write(out: Path, args: Any, reference: FaultRun, done: list[FaultRun], wall:
         "cycles": sum(r.cycles for r in done),
         "runs_with_problems": failed,
         "failure_rate_upper_bound_95": (3 / len(done)) if done and not failed else None,
-        "reference": reference.summary(),
+        "reference": references[0].summary(),
+        "outage": references[1].summary(),
         "faulted": [r.summary() for r in done],
     }
     out.write_text(json.dumps(payload, indent=1) + "\n")

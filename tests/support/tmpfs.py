@@ -34,13 +34,14 @@ def mounted_tmpfs(path: Path, size_mb: int) -> Iterator[Path]:
 def fill(path: Path) -> Path:
     """Fill the file system holding ``path`` to the last byte; returns the filler file."""
     filler = path / "filler.bin"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * (1 << 16))
-                f.flush()
-        except OSError:
-            pass
+    chunk = b"\0" * (1 << 16)
+    with open(filler, "wb", buffering=0) as f:  # unbuffered: close() has nothing left to fail
+        for size in (1 << 16, 4096, 1):
+            try:
+                while True:
+                    f.write(chunk[:size])
+            except OSError:
+                continue
     return filler
 
 
