@@ -6,6 +6,9 @@ a read-only file system is the machine's: recording it as a failed trial would s
 change the run's result, so it stops the run instead (:class:`InfrastructureError`).
 Libraries wrap the OS error in their own types (torch's ``file write failed``, safetensors'
 ``IoError(Os { code: 28, .. })``), so the whole chain and its messages are read.
+Remote storage counts too: an Azure request that could not be sent or answered, or that
+the service refused as busy or failing (5xx, 408, 429), after the SDK's own retries. The
+Azure SDK is not imported here; its errors are told by their type names and status codes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,21 @@ _MARKERS = {
     "read-only file system": "read-only file system",
     "file write failed": "disk full or I/O error",
 }
+#: Azure SDK errors raised when a request was not sent or not answered (azure.core.exceptions).
+_UNREACHABLE_TYPES = {"ServiceRequestError", "ServiceRequestTimeoutError", "ServiceResponseError",
+                      "ServiceResponseTimeoutError", "IncompleteReadError"}  # fmt: skip
+#: HTTP statuses that say the storage service is failing or overloaded, not the request wrong.
+_SERVICE_FAILING = {408, 429, 500, 502, 503, 504}
+
+
+def _storage_cause(exc: BaseException) -> str | None:
+    """Remote storage unreachable or failing, told without importing its SDK."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & _UNREACHABLE_TYPES:
+        return "storage unreachable"
+    if "AzureError" in names and getattr(exc, "status_code", None) in _SERVICE_FAILING:
+        return f"storage failing ({exc.status_code})"  # type: ignore[attr-defined]
+    return None
 
 
 def infrastructure_cause(exc: BaseException) -> str | None:
@@ -45,6 +63,8 @@ def infrastructure_cause(exc: BaseException) -> str | None:
             return str(current)
         if isinstance(current, OSError) and current.errno in INFRASTRUCTURE_ERRNOS:
             return INFRASTRUCTURE_ERRNOS[current.errno]
+        if (storage := _storage_cause(current)) is not None:
+            return storage
         text = str(current).lower()
         for marker, cause in _MARKERS.items():
             if marker in text:

@@ -2,10 +2,11 @@
 runs hundreds. Each run is a real ``qtrain run`` process, resumed as a user would, with fake
 secrets planted in its environment and on its command line.
 
-Expected outcomes: signals and a full disk -> completed after ``--resume``, identical to the
-fault-free reference; NaN weights and a raising trial -> that trial recorded failed, the run
-completes, every trial before it as in the reference; a solver outage -> every proposal
-recorded as a fallback, and the same outage gives the same result every time.
+Expected outcomes: signals, a full disk and EIO on a write -> completed after
+``--resume``, identical to the fault-free reference; NaN weights and a raising trial -> that
+trial recorded failed, the run completes, every trial before it as in the reference; a
+solver outage -> every proposal recorded as a fallback, and the same outage gives the same
+result every time. Blob storage faults: ``test_storage_faults.py``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> FaultRun:
     return run
 
 
-@pytest.mark.parametrize("kind", ["sigkill", "sigterm", "sigint", "enospc"])
+@pytest.mark.parametrize("kind", ["sigkill", "sigterm", "sigint", "enospc", "eio"])
 def test_an_outside_fault_resumes_to_the_reference(
     kind: str, reference: FaultRun, tmp_path: Path
 ) -> None:
@@ -52,9 +53,12 @@ def test_an_outside_fault_resumes_to_the_reference(
     assert not run.problems, run.problems
     assert run.verify_exit == 0 and not run.secrets_found
     assert "Traceback" not in run.fault_output, run.fault_output[-2000:]
-    if kind == "enospc":  # the machine's failure: one line saying so, and no failed trial
-        assert any("disk full" in line for line in run.fault_output.splitlines())
+    if kind in ("enospc", "eio"):  # the machine's failure: one line saying so, no failed trial
+        cause = "disk full" if kind == "enospc" else "I/O error"
+        assert any(cause in line for line in run.fault_output.splitlines()), run.fault_output
         assert all(t[3] != "failed" for t in run.trials)
+    if kind == "eio":
+        assert run.injected["fired"], "the shim failed no write"
 
 
 @pytest.mark.parametrize("kind", ["nan", "exception"])

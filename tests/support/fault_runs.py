@@ -2,9 +2,11 @@
 
 Shared by ``tests/faults`` (a few runs, in CI) and ``benchmarks/faults.py`` (hundreds).
 Faults come from outside the process (SIGKILL, SIGTERM, SIGINT; a full disk: a small tmpfs
-filled to its last byte) or from failpoints (:mod:`qtrain.failpoints`: NaN weights, a trial
-that raises, a solver outage). Every run gets planted fake secrets, in its environment and
-on its command line, and every file it wrote and every line it printed is scanned for them.
+filled to its last byte; EIO on writes: an ``LD_PRELOAD`` shim armed by a trigger file;
+failing blob storage: the run's checkpoints in Azurite behind a fault-injecting proxy) or
+from failpoints (:mod:`qtrain.failpoints`: NaN weights, a trial that raises, a solver
+outage). Every run gets planted fake secrets, in its environment and on its command line,
+and every file and blob it wrote and every line it printed is scanned for them.
 """
 
 from __future__ import annotations
@@ -21,15 +23,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from support.azurite import ACCOUNT_KEY, running_azurite
+from support.blob_fault_proxy import FaultPlan, running_proxy
+from support.eio import eio_env
 from support.run_process import ENV
 from support.tmpfs import fill, mounted_tmpfs
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = str(REPO / "configs/tiny.yaml")
-KINDS = ("sigkill", "sigterm", "sigint", "enospc", "nan", "exception", "solver-outage")
-#: What a process killed by each fault exits with (SIGKILL: killed by the signal).
-FAULT_EXIT = {"sigkill": -signal.SIGKILL, "sigterm": 143, "sigint": 130, "enospc": 75}
+BLOB_KINDS = ("blob-5xx", "blob-reset", "blob-stall", "blob-lost")
+KINDS = ("sigkill", "sigterm", "sigint", "enospc", "eio", "nan", "exception", "solver-outage",
+         *BLOB_KINDS)  # fmt: skip
+#: What a process stopped by each fault exits with (SIGKILL: killed by the signal).
+FAULT_EXIT = {"sigkill": -signal.SIGKILL, "sigterm": 143, "sigint": 130, "enospc": 75, "eio": 75}
 SIGNALS = {"sigkill": signal.SIGKILL, "sigterm": signal.SIGTERM, "sigint": signal.SIGINT}
+#: Faults after which the run must end exactly as the fault-free reference does.
+SAME_RESULT = ("sigkill", "sigterm", "sigint", "enospc", "eio", "solver-outage", *BLOB_KINDS)
 
 
 def settings(cycles: int, steps: int = 4) -> list[str]:
@@ -75,6 +84,9 @@ class FaultRun:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
     fault_output: str = ""  #: what the faulted process printed (stdout, then stderr)
+    #: blob kinds: the proxy's plan (mode, start, count, delay_s) and what it saw
+    #: (requests, faulted); eio: whether the shim failed a write (fired)
+    injected: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -84,9 +96,20 @@ class FaultRun:
         }
 
 
-def pick_fault(kind: str, seed: int, cycles: int, trials: int, steps: int) -> FaultRun:
-    """The fault of ``kind`` at a point drawn from ``seed``."""
+def pick_fault(
+    kind: str, seed: int, cycles: int, trials: int, steps: int, blob_requests: int = 100
+) -> FaultRun:
+    """The fault of ``kind`` at a point drawn from ``seed`` (blob kinds: from a request among
+    the ``blob_requests`` a fault-free run makes)."""
     rng = random.Random(f"{kind}-{seed}")
+    if kind in BLOB_KINDS:
+        mode = kind.removeprefix("blob-")
+        if mode == "stall":  # slow answers, never an outage
+            plan = {"count": rng.randint(1, 8), "delay_s": round(rng.uniform(0.5, 2.0), 2)}
+        else:  # a blip the SDK's retries absorb, or an outage that stops the run
+            plan = {"count": None if rng.random() < 0.5 else rng.randint(1, 3)}
+        return FaultRun(kind, seed, injected={"mode": mode, "start": rng.randint(1, blob_requests),
+                                              **plan})  # fmt: skip
     where = None
     if kind != "solver-outage":
         where = (rng.randint(1, cycles), rng.randrange(trials), rng.randint(1, steps))
@@ -101,8 +124,19 @@ def command(output: Path, run_id: str, config: list[str], secrets: dict[str, str
             f"quantum.azure.storage={storage}"]  # fmt: skip
 
 
-def execute(run: FaultRun, output: Path, config: list[str], timeout_s: float = 900) -> FaultRun:
-    """Run ``run``'s fault to the end: inject it, resume when it stopped the run, collect."""
+def blob_settings(container: str) -> list[str]:
+    """The run's checkpoints in blob storage (the connection string comes from the env)."""
+    return ["storage.kind=azure_blob", f"storage.container={container}",
+            "storage.prefix=faults", "storage.connect_timeout_s=2"]  # fmt: skip
+
+
+def execute(
+    run: FaultRun, output: Path, config: list[str], timeout_s: float = 900, *,
+    blob: bool = False,
+) -> FaultRun:  # fmt: skip
+    """Run ``run``'s fault to the end: inject it, resume when it stopped the run, collect.
+    Blob kinds (and ``blob``: a fault-free run) keep the checkpoints in Azurite, behind the
+    fault-injecting proxy."""
     started = time.monotonic()
     secrets = planted_secrets(run.seed)
     env = {**ENV, **secrets}
@@ -119,26 +153,66 @@ def execute(run: FaultRun, output: Path, config: list[str], timeout_s: float = 9
         with mounted_tmpfs(output / "disk", size_mb=256) as disk:
             _inject_and_resume(run, disk, run_id, config, env, logs, timeout_s)
             _collect(run, disk / run_id, secrets, logs)
+    elif run.kind in BLOB_KINDS or blob:
+        _run_on_blob_storage(run, output, run_id, config, env, secrets, logs, timeout_s)
     else:
+        if run.kind == "eio":
+            trigger = output / f"{run_id}.eio-armed"
+            env.update(eio_env(trigger, output / run_id))
         _inject_and_resume(run, output, run_id, config, env, logs, timeout_s)
         _collect(run, output / run_id, secrets, logs)
     run.seconds = round(time.monotonic() - started, 1)
     return run
 
 
+def _run_on_blob_storage(
+    run: FaultRun, output: Path, run_id: str, config: list[str], env: dict[str, str],
+    secrets: dict[str, str], logs: list[str], timeout_s: float,
+) -> None:  # fmt: skip
+    plan = None
+    if run.injected:
+        fields = {k: run.injected[k] for k in ("mode", "start", "count", "delay_s")
+                  if k in run.injected}  # fmt: skip
+        plan = FaultPlan(**fields)
+    container = f"faults-{run.seed}-{run.kind.replace('blob-', '')}"
+    with running_azurite() as azurite, running_proxy(azurite, plan) as proxy:
+        env = {**env, "AZURE_STORAGE_CONNECTION_STRING": proxy.connection_string}
+        secrets = {**secrets, "AzuriteAccountKey": ACCOUNT_KEY[:40]}
+        _inject_and_resume(run, output, run_id, [*config, *blob_settings(container)], env, logs,
+                           timeout_s, heal=proxy.heal)  # fmt: skip
+        run.injected.update(requests=proxy.requests, faulted=proxy.faulted)
+        logs += _blob_texts(azurite.connection_string, container)
+        _collect(run, output / run_id, secrets, logs, verify_env=env)
+
+
+def _blob_texts(connection_string: str, container: str) -> list[str]:
+    """Every blob the run left in ``container``, as text to scan for secrets."""
+    from azure.storage.blob import ContainerClient
+
+    client = ContainerClient.from_connection_string(connection_string, container)
+    texts = []
+    for item in client.list_blobs(include=["metadata"]):
+        texts.append(f"{item.name} {item.metadata}")
+        texts.append(client.download_blob(item.name).readall().decode("latin-1"))
+    return texts
+
+
 def _inject_and_resume(
     run: FaultRun, output: Path, run_id: str, config: list[str], env: dict[str, str],
-    logs: list[str], timeout_s: float,
+    logs: list[str], timeout_s: float, heal: Any = None,
 ) -> None:  # fmt: skip
     run_dir = output / run_id
     proc = subprocess.Popen(command(output, run_id, config, planted_secrets(run.seed)), env=env,
                             cwd=output, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)  # fmt: skip
-    filler = None
+    filler = trigger = None
     outside = run.kind in FAULT_EXIT and run.where is not None
     if outside and _wait_for_step(run_dir, run.where, proc, timeout_s):
         if run.kind == "enospc":
             filler = fill(output)
+        elif run.kind == "eio":
+            trigger = Path(env["QTRAIN_EIO_TRIGGER"])
+            trigger.touch()
         else:
             proc.send_signal(SIGNALS[run.kind])
     out, err = proc.communicate(timeout=timeout_s)
@@ -146,6 +220,11 @@ def _inject_and_resume(
     run.fault_exit, run.fault_output = proc.returncode, out + err
     if filler is not None:
         filler.unlink()  # the user frees space
+    if trigger is not None:  # the disk is replaced
+        run.injected["fired"] = Path(f"{trigger}.fired").is_file()
+        trigger.unlink()
+    if heal is not None:  # storage answers again
+        heal()
     if proc.returncode != 0:
         run.resumed = True
         resume = [sys.executable, "-m", "qtrain.cli.app", "run", "--quiet", "--resume",
@@ -178,7 +257,10 @@ def _wait_for_step(run_dir: Path, where: tuple[int, int, int], proc: Any, timeou
     return False
 
 
-def _collect(run: FaultRun, run_dir: Path, secrets: dict[str, str], logs: list[str]) -> None:
+def _collect(
+    run: FaultRun, run_dir: Path, secrets: dict[str, str], logs: list[str],
+    verify_env: dict[str, str] | None = None,
+) -> None:  # fmt: skip
     report_file = run_dir / "report.json"
     if report_file.is_file():
         report = json.loads(report_file.read_text())
@@ -194,7 +276,7 @@ def _collect(run: FaultRun, run_dir: Path, secrets: dict[str, str], logs: list[s
         run.weights = hashlib.sha256(adapter.read_bytes()).hexdigest()
     verify = subprocess.run(
         [sys.executable, "-m", "qtrain.cli.app", "checkpoints", "verify", str(run_dir)],
-        env=ENV, text=True, capture_output=True, timeout=300, check=False,
+        env=verify_env or ENV, text=True, capture_output=True, timeout=300, check=False,
     )  # fmt: skip
     run.verify_exit = verify.returncode
     if verify.returncode != 0:
@@ -213,13 +295,19 @@ def check(run: FaultRun, reference: FaultRun | None) -> None:
     """Record in ``run.problems`` where it falls short of its kind's expected outcome."""
     if run.kind in FAULT_EXIT and run.resumed and run.fault_exit != FAULT_EXIT[run.kind]:
         run.problems.append(f"the fault ended the run with {run.fault_exit}")
+    if run.kind == "eio" and run.injected.get("fired") and not run.resumed:
+        run.problems.append("a write failed with EIO and the run went on as if it had not")
+    if run.kind in BLOB_KINDS and run.fault_exit not in (0, 75):
+        run.problems.append(f"the storage fault ended the run with {run.fault_exit}")
+    if run.kind == "blob-stall" and run.resumed:
+        run.problems.append("slow storage answers stopped the run")
     if run.final_exit != 0 or run.status != "completed":
         run.problems.append(f"not completed: exit {run.final_exit}, status {run.status}")
     if run.secrets_found:
         run.problems.append(f"secrets found: {run.secrets_found}")
     if reference is None:
         return
-    if run.kind in ("sigkill", "sigterm", "sigint", "enospc", "solver-outage"):
+    if run.kind in SAME_RESULT:
         if (run.trials, run.weights) != (reference.trials, reference.weights):
             run.problems.append("result differs from the reference")
     else:  # nan, exception: the faulted trial failed; every trial before it as in the reference

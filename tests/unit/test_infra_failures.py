@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,31 @@ def test_a_trial_crash_on_a_full_disk_is_not_a_failed_trial() -> None:
     assert "\n" not in message and "resumed" in message and raised.value.exit_code == 75
     record = plan.crash_record(RuntimeError("CUDA out of memory"))
     assert record.status == "failed" and "CUDA out of memory" in (record.error or "")
+
+
+def _azure_errors() -> Any:
+    return pytest.importorskip("azure.core.exceptions")
+
+
+def test_storage_that_cannot_be_reached_or_is_failing_is_the_machines() -> None:
+    errors = _azure_errors()
+    busy = errors.HttpResponseError(message="The server is busy.")
+    busy.status_code = 503
+    throttled = errors.HttpResponseError(message="slow down")
+    throttled.status_code = 429
+    assert infrastructure_cause(errors.ServiceRequestError("connection refused")) == (
+        "storage unreachable"
+    )
+    assert infrastructure_cause(errors.ServiceResponseError("reset")) == "storage unreachable"
+    assert infrastructure_cause(busy) == "storage failing (503)"
+    assert infrastructure_cause(throttled) == "storage failing (429)"
+
+
+def test_a_refused_storage_request_is_not_the_machines() -> None:
+    errors = _azure_errors()
+    denied = errors.ClientAuthenticationError(message="Server failed to authenticate")
+    denied.status_code = 403
+    missing = errors.ResourceNotFoundError(message="The specified container does not exist.")
+    missing.status_code = 404
+    assert infrastructure_cause(denied) is None
+    assert infrastructure_cause(missing) is None

@@ -116,9 +116,11 @@ class StoreSync:
                 store.delete_pointer(pointer)
         for name in unrecorded:
             store.delete(name)
+        cleaned = store.clean_staging()  # uploads the stopped run left half-way
         self.events.emit(
-            "resume", run_id=run_id, cycles=engine.cycle, incumbent=incumbent, dropped=unrecorded
-        )
+            "resume", run_id=run_id, cycles=engine.cycle, incumbent=incumbent, dropped=unrecorded,
+            cleaned=cleaned,
+        )  # fmt: skip
 
     def _run_state(self, engine: CycleEngine) -> bytes:
         state = {

@@ -5,7 +5,8 @@ cycles that were concluded, whether it completed), ``history.jsonl`` (every fini
 and ``control/suspended.json`` (a trial a pause or stop saved mid-way). The cycle engine is
 rebuilt from the concluded cycles plus the open cycle's finished trials (a cycle with
 successive halving restarts instead: its rungs were scratch); checkpoints the history does
-not name are dropped from the store, and the pointers moved back to the history. Training
+not name are dropped from the store, uploads it left half-way removed, and the pointers
+moved back to the history. Training
 then continues from the last committed trial, or from the suspended trial's saved trainer
 state, so the run ends exactly where an uninterrupted one would.
 """
@@ -114,6 +115,7 @@ def reconcile_resumed(agent: Runner, dropped: list[TrialRecord]) -> None:
     assert engine is not None and store is not None and run_dir is not None
     assert agent.events is not None
     removed = reconcile_store(store, engine, agent.events)
+    cleaned = store.clean_staging()  # uploads and staging folders the stopped run left half-way
     if dropped and not engine.pending:
         clear_suspended(ControlFolder.of(run_dir.root))
-    resume_event(engine, run_dir.run_id, removed)
+    resume_event(engine, run_dir.run_id, removed, cleaned=cleaned)

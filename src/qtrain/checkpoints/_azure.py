@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from qtrain.azure_logging import quiet_azure_credentials
-from qtrain.errors import CheckpointError, MissingExtraError, one_line
+from qtrain.errors import CheckpointError, InfrastructureError, MissingExtraError, one_line
+from qtrain.infra_failures import infrastructure_cause
 from qtrain.redaction import scrub_secrets
 
 
@@ -89,15 +90,30 @@ def describe(exc: BaseException) -> str:
     return scrub_secrets(f"{head}{one_line(exc, 200, with_type=False)}{hint}")
 
 
+def storage_error(action: str, exc: BaseException, detail: str | None = None) -> Exception:
+    """The one-line error for ``exc`` raised while ``action``: :class:`InfrastructureError`
+    when the service was unreachable or failing (the run stops, resumable), else
+    :class:`CheckpointError` (a wrong credential, container or blob). ``detail`` replaces
+    the SDK error's own description."""
+    detail = detail or describe(exc)
+    cause = infrastructure_cause(exc)
+    if cause is not None:
+        return InfrastructureError(
+            f"{cause} while {action} ({detail}): the run stopped and can be resumed once "
+            "storage answers again; nothing was recorded as a failed trial"
+        )
+    return CheckpointError(f"{action} failed: {detail}")
+
+
 @contextlib.contextmanager
 def translated(action: str) -> Iterator[None]:
-    """Turn Azure SDK errors raised inside into one-line :class:`CheckpointError` s."""
+    """Turn Azure SDK errors raised inside into one-line errors (:func:`storage_error`)."""
     from azure.core.exceptions import AzureError
 
     try:
         yield
     except AzureError as exc:
-        raise CheckpointError(f"{action} failed: {describe(exc)}") from None
+        raise storage_error(action, exc) from None
 
 
 def errors() -> Any:

@@ -15,7 +15,8 @@ from qtrain.checkpoints import _azure
 from qtrain.checkpoints._azure import translated
 from qtrain.checkpoints.manifest import MANIFEST_NAME, Manifest
 from qtrain.checkpoints.store import check_name
-from qtrain.errors import CheckpointError
+from qtrain.errors import CheckpointError, one_line
+from qtrain.infra_failures import infrastructure_cause
 
 _log = logging.getLogger(__name__)
 #: Top-level folders under the prefix that are not checkpoints.
@@ -118,11 +119,16 @@ class StoreBlobs:
         }
 
     def delete_under(self, rel_prefix: str) -> None:
-        """Best effort: whatever survives is garbage that ``clean_staging`` removes."""
+        """Best effort: whatever survives is garbage that ``clean_staging`` removes (a resumed
+        run, or ``qtrain checkpoints prune``)."""
         try:
             self.delete([rel_prefix + rel for rel in self.listing(rel_prefix)])
         except Exception as exc:
-            _log.warning("could not remove %s (clean_staging retries): %s", rel_prefix, exc)
+            cause = infrastructure_cause(exc) or one_line(exc, 200)
+            _log.warning(
+                "could not remove the unfinished upload %s (%s): resuming the run or "
+                "`qtrain checkpoints prune` removes it", rel_prefix, cause,
+            )  # fmt: skip
 
     def delete(self, rels: list[str]) -> None:
         """Delete the blobs ``rels``; one already gone counts as deleted."""

@@ -81,16 +81,14 @@ def _write_manifest(blobs: StoreBlobs, name: str, upload: str, raw: bytes) -> st
     except errors.ResourceNotFoundError:
         owner = etag = None
     except errors.AzureError as exc:  # cannot tell: keep the files for clean_staging
-        raise CheckpointError(
-            f"committing checkpoint {name!r} in {blobs.where} failed: "
+        raise _azure.storage_error(
+            f"committing checkpoint {name!r} in {blobs.where}", exc,
             f"{_azure.describe(failure)} (and reading it back: {_azure.describe(exc)}); "
-            "check whether it exists before committing it again"
-        ) from None
+            "check whether it exists before committing it again",
+        ) from None  # fmt: skip
     if owner == upload:
         return etag  # our write landed; only its response was lost
     blobs.delete_under(f"{name}/{upload}/")
     if owner is not None or isinstance(failure, errors.ResourceExistsError):
         raise blobs.exists_error(name)
-    raise CheckpointError(
-        f"committing checkpoint {name!r} in {blobs.where} failed: {_azure.describe(failure)}"
-    )
+    raise _azure.storage_error(f"committing checkpoint {name!r} in {blobs.where}", failure)

@@ -44,6 +44,9 @@ def _nothing(folder: Path) -> None:
 
 ROW = '{"prompt": "a", "completion": "b"}\n'
 RUN = ["run", TINY, "runtime.output_dir=runs"]
+AZURE_WORKSPACE = ["quantum.azure.subscription_id=00000000-0000-0000-0000-000000000000",
+                   "quantum.azure.resource_group=rg", "quantum.azure.workspace=ws",
+                   "quantum.azure.location=westus"]  # fmt: skip
 # (id, argv with {in} for the inputs folder, set-up, words the error line must contain)
 CASES: list[tuple[str, list[str], Setup, str]] = [
     # run ids
@@ -150,6 +153,18 @@ CASES: list[tuple[str, list[str], Setup, str]] = [
     ("stop-no-run", ["stop", "no-such-run", "--output-dir", "{in}"], _write("x", ""),
      "no-such-run"),
     ("compile-to-a-folder", ["compile", TINY, "-o", "{in}"], _write("x", ""), ".yaml"),
+    # found by reading the model's safetensors headers, the search space, the solver chain
+    ("lora-target-typo", [*RUN, "model.lora.target_modules=[qkv_projj]"], _nothing,
+     "'qkv_projj'"),
+    ("lora-target-one-typo", [*RUN, "model.lora.target_modules=[qkv_proj, o_projj]"],
+     _nothing, "'o_projj'"),
+    ("lora-target-in-space", [*RUN, "search_space={model.lora.target_modules: {values: "
+                              "[[qkv_proj], [q_proj]], scope: run}}"], _nothing, "'q_proj'"),
+    ("qubo-too-small", [*RUN, "quantum.qubo_size_limit=2"], _nothing, "qubo_size_limit"),
+    ("azure-no-workspace", [*RUN, "quantum.solver_type=azure"], _nothing, "quantum.azure."),
+    ("azure-fallback-no-key", [*RUN, "quantum.fallback=[azure]", *AZURE_WORKSPACE,
+                               "quantum.azure.credential=api_key"], _nothing,
+     "AZURE_QUANTUM_API_KEY"),
     # CLI arguments
     ("resume-missing", ["run", "--resume", "{in}/no-run"], _write("x", ""), "no-run"),
     ("resume-with-config", ["run", "--resume", "{in}", TINY], _write("x", ""), "--resume"),
@@ -175,6 +190,7 @@ def test_bad_input_is_one_line_and_writes_nothing(
     inputs = tmp_path / "inputs"
     before = _snapshot(tmp_path)
     monkeypatch.chdir(work)
+    monkeypatch.delenv("AZURE_QUANTUM_API_KEY", raising=False)
     monkeypatch.setattr(sys, "argv", ["qtrain", *[a.replace("{in}", str(inputs)) for a in argv]])
     with pytest.raises(SystemExit) as ended:
         main()
