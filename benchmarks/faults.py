@@ -2,27 +2,33 @@
 user would; prints, per fault kind, what was injected and what came of it.
 
     python benchmarks/faults.py [--runs 300] [--cycles 10] [--workers 2] [--seed 0]
-                                [--out benchmarks/results/faults.json]
+                                [--kinds K ...] [--out benchmarks/results/faults.json]
+                                [--append]
 
 Kinds (round-robin over the runs, the fault's point drawn from the run's seed): SIGKILL,
 SIGTERM, SIGINT (then ``qtrain run --resume``); a full disk (a tmpfs filled to its last byte,
-then freed and resumed; needs root); NaN weights and a raising trial (failpoints); a solver
-outage (the chain's first solver fails every call). Expected: signals, a full disk and the
-outage give the reference's result (the fault-free run, or the first outage run); a NaN or
-a raising trial is one failed trial with every trial before it as in the reference; every
-run completes, ``qtrain checkpoints verify`` passes, and no planted secret appears in any
-file or console line. Prints the table, the 95% upper bound on the failure rate (3/N when
-none failed), and the machine; ``--out`` writes every run as JSON (written as runs finish,
-so an interrupted benchmark keeps its figures).
-
-Not covered here yet: blob-storage faults through a proxy in front of Azurite (the disk-full
-and signal paths of the blob store are tested in tests/integration/test_blob_resume.py).
+then freed and resumed; needs root); EIO on a write (an ``LD_PRELOAD`` shim armed at the
+chosen step; needs a C compiler); NaN weights and a raising trial (failpoints); a solver
+outage (the chain's first solver fails every call); blob storage answering 503, resetting
+connections, answering slowly or losing answers to requests it carried out (the run's
+checkpoints in Azurite behind a fault-injecting proxy, from a request drawn among those a
+fault-free blob run makes; a blip of 1-3 requests or an outage until the process ends).
+Expected: signals, a full disk, EIO, storage faults and the solver outage give the
+reference's result (the fault-free run, or the first outage run); a NaN or a raising trial
+is one failed trial with every trial before it as in the reference; every run completes,
+``qtrain checkpoints verify`` passes, and no planted secret appears in any file, blob or
+console line. Prints the table, the 95% upper bound on the failure rate (3/N when none
+failed), and the machine; ``--out`` writes every run as JSON (written as runs finish, so
+an interrupted benchmark keeps its figures). ``--append`` adds the new runs to those in
+``--out``, but only if this code's fault-free reference run is identical to the saved one
+(same trials, metrics and adapter bytes); each batch records its commit.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from support.fault_runs import (  # noqa: E402
+    BLOB_KINDS,
     KINDS,
     FaultRun,
     check,
@@ -55,6 +62,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--append", action="store_true", help="Add to the runs in --out")
     parser.add_argument(
         "--summarize", type=Path, default=None, help="Print the table of a results file and exit"
     )
@@ -72,14 +80,26 @@ def main() -> None:
         check(reference, None)
         if reference.problems:
             raise SystemExit(f"the fault-free reference run failed: {reference.problems}")
+        saved = _saved(args, reference)
         outage = execute(FaultRun("solver-outage", 0), root / "outage", config)
         check(outage, None)
+        requests = 100
+        if any(kind in BLOB_KINDS for kind in args.kinds):
+            on_blob = execute(FaultRun("none", 0), root / "blob-reference", config, blob=True)
+            check(on_blob, reference)
+            if on_blob.problems:
+                raise SystemExit(f"the fault-free blob run differs: {on_blob.problems}")
+            requests = on_blob.injected["requests"]
+            print(f"a fault-free run on blob storage: {requests} requests, identical to the "
+                  "local reference", flush=True)  # fmt: skip
         plans = [
             pick_fault(args.kinds[i % len(args.kinds)], args.seed + i + 1, args.cycles, TRIALS,
-                       STEPS)
+                       STEPS, blob_requests=requests)
             for i in range(args.runs)
         ]  # fmt: skip
-        done: list[FaultRun] = []
+        done: list[FaultRun] = [restore(r) for r in saved.get("faulted", [])]
+        batches = [*saved.get("batches", []), {"commit": _commit(), "kinds": args.kinds,
+                                               "runs": args.runs, "seed": args.seed}]  # fmt: skip
 
         def one(plan: FaultRun) -> FaultRun:
             try:
@@ -97,10 +117,46 @@ def main() -> None:
                 print(f"{len(done):4d} {run.kind:13s} seed {run.seed:4d} at {run.where} "
                       f"{run.seconds:6.1f} s  {mark}", flush=True)  # fmt: skip
                 if args.out:
-                    write(args.out, args, (reference, outage), done, time.monotonic() - started)
+                    write(args.out, args, (reference, outage), done, wall(saved, started),
+                          batches)  # fmt: skip
     print_table(done, reference, outage)
     if args.out:
-        write(args.out, args, (reference, outage), done, time.monotonic() - started)
+        write(args.out, args, (reference, outage), done, wall(saved, started), batches)
+
+
+def _saved(args: Any, reference: FaultRun) -> dict[str, Any]:
+    """The results to add to (``--append``), after checking they came from the same run."""
+    if not args.append:
+        return {}
+    if args.out is None or not args.out.is_file():
+        raise SystemExit("--append needs --out naming an existing results file")
+    saved = json.loads(args.out.read_text())
+    if not identical(reference, restore(saved["reference"])):
+        raise SystemExit(
+            f"this code's fault-free run differs from the one in {args.out}: the runs cannot "
+            "be counted together; write a new results file"
+        )
+    if saved["settings"]["cycles"] != args.cycles:
+        raise SystemExit(f"{args.out} was run with --cycles {saved['settings']['cycles']}")
+    if "batches" not in saved:  # the first results file, written before batches were kept
+        kinds = sorted({run["kind"] for run in saved["faulted"]}, key=KINDS.index)
+        saved["batches"] = [{"commit": "5db18d5", "kinds": kinds, "runs": len(saved["faulted"]),
+                             "seed": saved["settings"]["seed"]}]  # fmt: skip
+    return saved
+
+
+def _commit() -> str:
+    """The commit the runs come from (with ``+changes`` when the tree differs from it)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
+                          capture_output=True, check=False).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(["git", "status", "--porcelain", "src", "tests"], cwd=REPO,
+                           text=True, capture_output=True, check=False).stdout.strip()  # fmt: skip
+    return head + ("+changes" if dirty else "")
+
+
+def wall(saved: dict[str, Any], started: float) -> float:
+    """Wall seconds of every batch so far."""
+    return float(saved.get("wall_seconds", 0.0)) + time.monotonic() - started
 
 
 def restore(saved: dict[str, Any]) -> FaultRun:
@@ -125,6 +181,7 @@ def table(done: list[FaultRun], reference: FaultRun, outage: FaultRun) -> list[d
             {
                 "kind": kind,
                 "runs": len(runs),
+                "fired": sum(fired(r) for r in runs),
                 "stopped_and_resumed": sum(r.resumed for r in runs),
                 "cycles": sum(r.cycles for r in runs),
                 "completed": sum(r.status == "completed" for r in runs),
@@ -137,14 +194,28 @@ def table(done: list[FaultRun], reference: FaultRun, outage: FaultRun) -> list[d
     return rows
 
 
+def fired(run: FaultRun) -> bool:
+    """Whether the fault happened (a signal or a full disk after the run ended does not)."""
+    if run.kind in BLOB_KINDS:
+        return bool(run.injected.get("faulted"))
+    if run.kind == "eio":
+        return bool(run.injected.get("fired"))
+    if run.kind in ("nan", "exception"):
+        return any(t[:2] == tuple(run.where or ())[:2] and t[3] == "failed" for t in run.trials)
+    return run.kind == "solver-outage" or run.resumed
+
+
 def print_table(done: list[FaultRun], reference: FaultRun, outage: FaultRun) -> None:
+    """The per-kind table, the failure count and its 95% upper bound."""
     rows = table(done, reference, outage)
     print(f"\n{machine()}; {len(done)} fault-injected runs")
-    header = "kind           runs resumed cycles completed identical verify-fail secrets problems"
+    header = ("kind           runs fired resumed cycles completed identical verify-fail secrets "
+              "problems")  # fmt: skip
     print(header)
     for row in rows:
         same = "-" if row["identical"] is None else row["identical"]
-        print(f"{row['kind']:13s} {row['runs']:5d} {row['stopped_and_resumed']:7d} "
+        print(f"{row['kind']:13s} {row['runs']:5d} {row['fired']:5d} "
+              f"{row['stopped_and_resumed']:7d} "
               f"{row['cycles']:6d} {row['completed']:9d} {same!s:>9s} "
               f"{row['verify_failed']:11d} {row['secrets_found']:7d} "
               f"{row['with_problems']:8d}")  # fmt: skip
@@ -155,8 +226,9 @@ def print_table(done: list[FaultRun], reference: FaultRun, outage: FaultRun) -> 
 
 
 def write(
-    out: Path, args: Any, references: tuple[FaultRun, FaultRun], done: list[FaultRun], wall: float
-) -> None:
+    out: Path, args: Any, references: tuple[FaultRun, FaultRun], done: list[FaultRun],
+    wall: float, batches: list[dict[str, Any]],
+) -> None:  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
     failed = sum(bool(r.problems) for r in done)
     payload = {
@@ -169,6 +241,7 @@ def write(
             "seed": args.seed,
         },
         "wall_seconds": round(wall, 1),
+        "batches": batches,
         "runs": len(done),
         "cycles": sum(r.cycles for r in done),
         "runs_with_problems": failed,
