@@ -13,7 +13,7 @@ from typing import Any
 from qtrain.checkpoints import _azure
 from qtrain.checkpoints._azure import translated
 from qtrain.checkpoints.store import check_pointer
-from qtrain.errors import CheckpointError
+from qtrain.errors import CheckpointError, InfrastructureError
 
 UNSET: Any = object()
 
@@ -143,7 +143,7 @@ class BlobPointers:
         try:
             with translated(f"setting pointer {pointer!r} in {self._where}"):
                 new = _azure.put_if_unchanged(blob, (json.dumps(payload) + "\n").encode(), etag)
-        except CheckpointError:
+        except (CheckpointError, InfrastructureError):
             new = self._landed(blob, nonce)  # the write may have landed before the error
             if new is None:
                 raise
