@@ -12,6 +12,7 @@ import typer
 
 from qtrain.cli.common import out
 from qtrain.cli.run_lookup import find_run, require_live, view, wait_for_ack
+from qtrain.control.run_view import ACK_TIMEOUT_S, acknowledged
 from qtrain.errors import QtrainError
 
 RunArg = Annotated[str, typer.Argument(help="A run directory, or a run id under --output-dir")]
@@ -26,7 +27,6 @@ Pipeline = Annotated[
         "channel in its store (the runs volume or Azure Blob)",
     ),
 ]
-ACK_TIMEOUT_S = 30.0
 #: The states in which a pipeline run's steps still read its channel.
 TAKES_COMMANDS = ("starting", "running", "waiting-for-decision")
 
@@ -53,18 +53,7 @@ def _send(
     run_dir = find_run(run, output_dir)
     require_live(view(run_dir))
     sent = ControlChannel(ControlFolder.of(run_dir.root).commands).send(command, **args)
-    return _acknowledged(run_dir.run_id, command, wait_for_ack(run_dir, sent.id, ACK_TIMEOUT_S))
-
-
-def _acknowledged(run_id: str, command: str, ack: dict[str, Any] | None) -> dict[str, Any]:
-    if ack is None:
-        raise QtrainError(
-            f"run {run_id} did not acknowledge {command} within {ACK_TIMEOUT_S:.0f} s "
-            "(it reads commands after each optimizer step): check `qtrain status`"
-        )
-    if ack["outcome"] == "rejected":
-        raise QtrainError(f"run {run_id} rejected {command}: {ack.get('reason')}")
-    return ack
+    return acknowledged(run_dir.run_id, command, wait_for_ack(run_dir, sent.id, ACK_TIMEOUT_S))
 
 
 def _pipeline_view(config_path: Path, run: str) -> tuple[Any, Any]:
@@ -104,7 +93,7 @@ def _send_to_pipeline(config_path: Path, run: str, command: str, **args: Any) ->
         )
         return None
     ack = run_channel.wait_for_ack(config, run, sent.id, ACK_TIMEOUT_S)
-    return _acknowledged(run, command, ack)
+    return acknowledged(run, command, ack)
 
 
 def pause(

@@ -9,8 +9,13 @@ from dataclasses import dataclass
 from qtrain.control.folder import ControlFolder
 from qtrain.control.lock import read_owner
 from qtrain.control.status import LIVE_STATES, RunStatus, read_status
+from qtrain.errors import QtrainError
 from qtrain.events import read_events
 from qtrain.rundir import RunDirectory
+
+#: How long a client waits for a run to acknowledge a command (runs read commands after
+#: each optimizer step).
+ACK_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,19 @@ def wait_for_ack(run_dir: RunDirectory, command_id: str, timeout: float) -> dict
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.1)
+
+
+def acknowledged(run_id: str, command: str, ack: dict | None) -> dict:
+    """The acknowledgement of ``command`` if the run accepted it; one-line
+    :class:`QtrainError` when it rejected it or never answered (``ack`` None)."""
+    if ack is None:
+        raise QtrainError(
+            f"run {run_id} did not acknowledge {command} within {ACK_TIMEOUT_S:.0f} s "
+            "(it reads commands after each optimizer step): check `qtrain status`"
+        )
+    if ack["outcome"] == "rejected":
+        raise QtrainError(f"run {run_id} rejected {command}: {ack.get('reason')}")
+    return ack
 
 
 def _events(run_dir: RunDirectory) -> list[dict]:

@@ -7,11 +7,11 @@ from typing import Any
 
 from qtrain.control.channel import ControlChannel
 from qtrain.control.folder import ControlFolder
-from qtrain.control.run_view import view, wait_for_ack
+from qtrain.control.run_view import ACK_TIMEOUT_S, acknowledged, view, wait_for_ack
 from qtrain.control.status import LIVE_STATES
+from qtrain.errors import QtrainError
 from qtrain.rundir import RunDirectory
 
-ACK_TIMEOUT_S = 30.0
 #: What each button may send, and the arguments it may carry.
 ALLOWED = {
     "pause": ("after",),
@@ -41,9 +41,7 @@ def send(run_dir: RunDirectory, who: str, command: str, args: dict[str, Any]) ->
         raise Refused(f"run {run_dir.run_id} is {seen.state}, not running")
     channel = ControlChannel(ControlFolder.of(run_dir.root).commands)
     sent = channel.send(command, sender=who, **args)
-    ack = wait_for_ack(run_dir, sent.id, ACK_TIMEOUT_S)
-    if ack is None:
-        raise Refused(f"run {run_dir.run_id} did not acknowledge {command} within 30 s")
-    if ack["outcome"] == "rejected":
-        raise Refused(f"run {run_dir.run_id} rejected {command}: {ack.get('reason')}")
-    return ack
+    try:
+        return acknowledged(run_dir.run_id, command, wait_for_ack(run_dir, sent.id, ACK_TIMEOUT_S))
+    except QtrainError as refused:
+        raise Refused(str(refused)) from None
