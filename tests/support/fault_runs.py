@@ -37,8 +37,9 @@ KINDS = ("sigkill", "sigterm", "sigint", "enospc", "eio", "nan", "exception", "s
 #: What a process stopped by each fault exits with (SIGKILL: killed by the signal).
 FAULT_EXIT = {"sigkill": -signal.SIGKILL, "sigterm": 143, "sigint": 130, "enospc": 75, "eio": 75}
 SIGNALS = {"sigkill": signal.SIGKILL, "sigterm": signal.SIGTERM, "sigint": signal.SIGINT}
-#: Faults after which the run must end exactly as the fault-free reference does.
-SAME_RESULT = ("sigkill", "sigterm", "sigint", "enospc", "eio", "solver-outage", *BLOB_KINDS)
+#: Faults after which the run must end exactly as the fault-free reference does ("none":
+#: no fault, e.g. the fault-free run on blob storage).
+SAME_RESULT = ("none", "sigkill", "sigterm", "sigint", "enospc", "eio", "solver-outage", *BLOB_KINDS)
 
 
 def settings(cycles: int, steps: int = 4) -> list[str]:

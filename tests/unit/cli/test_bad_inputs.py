@@ -162,6 +162,9 @@ CASES: list[tuple[str, list[str], Setup, str]] = [
                               "[[qkv_proj], [q_proj]], scope: run}}"], _nothing, "'q_proj'"),
     ("qubo-too-small", [*RUN, "quantum.qubo_size_limit=2"], _nothing, "qubo_size_limit"),
     ("azure-no-workspace", [*RUN, "quantum.solver_type=azure"], _nothing, "quantum.azure."),
+    ("azure-default-no-credential", [*RUN, "quantum.solver_type=azure", *AZURE_WORKSPACE,
+                                     "quantum.azure.credential=default"], _nothing,
+     "found no Azure credential"),
     ("azure-fallback-no-key", [*RUN, "quantum.fallback=[azure]", *AZURE_WORKSPACE,
                                "quantum.azure.credential=api_key"], _nothing,
      "AZURE_QUANTUM_API_KEY"),
@@ -190,7 +193,11 @@ def test_bad_input_is_one_line_and_writes_nothing(
     inputs = tmp_path / "inputs"
     before = _snapshot(tmp_path)
     monkeypatch.chdir(work)
-    monkeypatch.delenv("AZURE_QUANTUM_API_KEY", raising=False)
+    for name in ("AZURE_QUANTUM_API_KEY", "AZURE_CLIENT_ID", "AZURE_TENANT_ID",
+                 "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT",
+                 "MSI_ENDPOINT"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path.parent / f"{tmp_path.name}-az"))
     monkeypatch.setattr(sys, "argv", ["qtrain", *[a.replace("{in}", str(inputs)) for a in argv]])
     with pytest.raises(SystemExit) as ended:
         main()
