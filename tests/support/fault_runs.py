@@ -39,7 +39,16 @@ FAULT_EXIT = {"sigkill": -signal.SIGKILL, "sigterm": 143, "sigint": 130, "enospc
 SIGNALS = {"sigkill": signal.SIGKILL, "sigterm": signal.SIGTERM, "sigint": signal.SIGINT}
 #: Faults after which the run must end exactly as the fault-free reference does ("none":
 #: no fault, e.g. the fault-free run on blob storage).
-SAME_RESULT = ("none", "sigkill", "sigterm", "sigint", "enospc", "eio", "solver-outage", *BLOB_KINDS)
+SAME_RESULT = (
+    "none",
+    "sigkill",
+    "sigterm",
+    "sigint",
+    "enospc",
+    "eio",
+    "solver-outage",
+    *BLOB_KINDS,
+)
 
 
 def settings(cycles: int, steps: int = 4) -> list[str]:
