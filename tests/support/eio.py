@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -15,10 +16,16 @@ SOURCE = Path(__file__).parent / "native" / "eio_shim.c"
 
 @functools.cache
 def shim() -> Path:
-    """The built shim (once per process; an error if no C compiler is installed)."""
+    """The built shim (once per process). Without a C compiler a test is skipped, except
+    under CI=true, where it fails."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
-        raise RuntimeError("no C compiler (cc) to build the EIO shim: install gcc")
+        why = "no C compiler (cc) to build the EIO shim: install gcc"
+        if os.environ.get("CI") == "true":
+            raise RuntimeError(why)
+        import pytest
+
+        pytest.skip(why)
     digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
     built = Path(tempfile.gettempdir()) / f"qtrain-eio-shim-{digest}.so"
     if not built.is_file():
