@@ -31,6 +31,7 @@ from qtrain.control.folder import ControlFolder
 from qtrain.control.lock import RunLock
 from qtrain.control.status import RunStatus, read_status, write_status
 from qtrain.errors import QtrainError, one_line
+from qtrain.failpoints import ENV as FAILPOINTS_ENV
 from qtrain.rundir import (
     KFP_LOCAL_LOG,
     KFP_LOCAL_ROOT,
@@ -208,8 +209,11 @@ def _run(
     resume: Path | None,
     containers: bool = False,
 ) -> dict[str, Any]:
+    environment = {"HF_HUB_OFFLINE": "1"}
+    if os.environ.get(FAILPOINTS_ENV):  # failpoints reach the steps in containers too
+        environment[FAILPOINTS_ENV] = os.environ[FAILPOINTS_ENV]
     runner = (
-        local.DockerRunner(network_mode="none", environment={"HF_HUB_OFFLINE": "1"})
+        local.DockerRunner(network_mode="none", environment=environment)
         if containers
         else local.SubprocessRunner(use_venv=False)
     )

@@ -1,7 +1,8 @@
 """Failpoints: faults injected at named points, for the fault-injection suite and benchmark.
 
 Off unless ``$QTRAIN_FAILPOINTS`` is set (as etcd's gofail or TiKV's fail-rs do), to a comma
-list of:
+list of the following; it reaches every engine (a local pipeline's steps inherit it, in
+containers too):
 
 - ``nan@C.T.S``: after optimizer step S of cycle C's trial T, the trainable weights become
   NaN (the loss diverges from there, as a bad learning rate makes it);
@@ -59,6 +60,18 @@ def training_step(model: Any, cycle: int, trial: int, step: int) -> None:
             for parameter in model.parameters():
                 if parameter.requires_grad:
                     parameter.fill_(float("nan"))
+
+
+def step_callback(cycle: int, trial: int) -> Any:
+    """A ``TrainerCallback`` that fires :func:`training_step` after each optimizer step of
+    cycle ``cycle``'s trial ``trial``."""
+    from transformers import TrainerCallback
+
+    class FailpointCallback(TrainerCallback):  # type: ignore[misc]
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            training_step(kwargs.get("model"), cycle, trial, state.global_step)
+
+    return FailpointCallback()
 
 
 def solver_call(position: int) -> None:

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("kfp")
 docker = pytest.importorskip("docker")
 
-from support.strict_json import DIVERGING, check_diverged_run  # noqa: E402
+from support.strict_json import DIVERGES, DIVERGING, check_diverged_run  # noqa: E402
 
 from qtrain.config import load_config  # noqa: E402
 from qtrain.images import base_image, train_image  # noqa: E402
@@ -47,8 +47,12 @@ def test_the_images_run_as_uid_1000_without_a_network(engine) -> None:
         assert out.decode().split() == ["1000"]
 
 
-def test_the_tiny_dag_runs_in_containers(engine, tmp_path: Path, repo_root: Path) -> None:
+def test_the_tiny_dag_runs_in_containers(
+    engine, tmp_path: Path, repo_root: Path, monkeypatch
+) -> None:
     from qtrain_kfp.pipelines.local_run import run_kfp_local
+
+    monkeypatch.setenv("QTRAIN_FAILPOINTS", DIVERGES)  # passed into the step containers
 
     overrides = [f"runtime.output_dir={tmp_path}", "runtime.run_id=ctr", *DIVERGING]
     config = load_config(repo_root / "configs/tiny.yaml", overrides)

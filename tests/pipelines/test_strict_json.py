@@ -10,14 +10,18 @@ import pytest
 
 pytest.importorskip("kfp")
 
-from support.strict_json import DIVERGING, check_diverged_run, load_strict
+from support.strict_json import DIVERGES, DIVERGING, check_diverged_run, load_strict
 
 from qtrain.config import load_config
 
 
 @pytest.mark.slow
-def test_a_diverged_trial_leaves_only_strict_json(tmp_path: Path, repo_root: Path) -> None:
+def test_a_diverged_trial_leaves_only_strict_json(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from qtrain_kfp.pipelines.local_run import run_kfp_local
+
+    monkeypatch.setenv("QTRAIN_FAILPOINTS", DIVERGES)  # the steps' processes inherit it
 
     overrides = [f"runtime.output_dir={tmp_path}", "runtime.run_id=nan", *DIVERGING]
     config = load_config(repo_root / "configs/tiny.yaml", overrides)

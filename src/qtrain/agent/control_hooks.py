@@ -19,7 +19,6 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from qtrain import failpoints
 from qtrain.control import RunController
 from qtrain.control.folder import ControlFolder
 from qtrain.cycle import TrialPlan
@@ -42,7 +41,6 @@ class ControlCallback(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """Check the channel; on ``suspend`` ask the trainer to save its state and stop."""
         self.controller.progress(step=state.global_step, total_steps=self.steps)
-        failpoints.training_step(kwargs.get("model"), self.cycle, self.trial, state.global_step)
         if self.controller.check("step") == "suspend":
             control.should_save = True
             control.should_training_stop = True

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from qtrain import failpoints
 from qtrain.config.schema import RunConfig
 from qtrain.evaluation import EvalResult, evaluate_model
 from qtrain.evaluation.evaluator import eval_loss
@@ -141,8 +142,9 @@ def train_rung(
     with session.trainable(effective.model.lora, effective.training.seed, init_from) as model:
         sft_config = _sft_config(spec, session, effective, folder.trainer_scratch)
         summary = train_model(
-            model, session.tokenizer, train_rows, sft_config, callbacks, stop_at=rung_steps
-        )
+            model, session.tokenizer, train_rows, sft_config, _with_failpoints(spec, callbacks),
+            stop_at=rung_steps,
+        )  # fmt: skip
         loss = eval_loss(model, session.tokenizer, eval_rows, effective.evaluation.batch_size)
     checkpoint = rung_checkpoint(folder.trainer_scratch, rung_steps)
     return RungResult(checkpoint, rung_steps, loss, summary)
@@ -193,6 +195,14 @@ def evaluate_checkpoint_dir(
         return evaluate_model(model, session.tokenizer, eval_rows, effective.evaluation)
 
 
+def _with_failpoints(spec: TrialSpec, callbacks: list[Any] | None) -> list[Any] | None:
+    """``callbacks`` plus, when ``$QTRAIN_FAILPOINTS`` names any, the one that fires them at
+    this trial's steps (in every engine: in-process, pipeline steps, containers)."""
+    if not failpoints.active():
+        return callbacks
+    return [*(callbacks or []), failpoints.step_callback(spec.cycle, spec.trial)]
+
+
 def _sft_config(
     spec: TrialSpec, session: ModelSession, effective: RunConfig, output_dir: Path
 ) -> Any:
@@ -221,7 +231,7 @@ def _train(
     sft_config = _sft_config(spec, session, effective, scratch)
     before = resume or (Segment(rung.checkpoint, rung.steps, rung.summary) if rung else None)
     summary = train_model(
-        model, session.tokenizer, train_rows, sft_config, callbacks,
+        model, session.tokenizer, train_rows, sft_config, _with_failpoints(spec, callbacks),
         resume_from=before.checkpoint if before else None,
     )  # fmt: skip
     if before is not None:  # the segments before and this one are one trial
