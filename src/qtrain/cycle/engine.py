@@ -246,7 +246,9 @@ class CycleEngine:
         """Select the incumbent from the cycle's finished trials and decide whether to stop.
 
         The trials must already be recorded (:meth:`trial_finished`). Moves the store's
-        pointers, applies retention and emits ``selection``, ``retention`` and ``cycle_end``.
+        pointers and emits ``selection`` and ``cycle_end``, then applies retention
+        (``retention``): a stop before ``cycle_end`` resumes into this cycle, whose start
+        checkpoint retention may delete only once the cycle is recorded.
         """
         cycle_best, improved, decision = self.decide(plan.cycle, trials)
         self.pending = []
@@ -267,12 +269,12 @@ class CycleEngine:
             metric=metric,
             value=incumbent.metrics[metric] if incumbent else None,
         )
-        if store is not None:
+        self.events.emit("cycle_end", cycle=plan.cycle, stop=decision.stop, reason=decision.reason)
+        if store is not None:  # only once the cycle is recorded: a resume starts after it
             lineage = [self.lineage.checkpoint] if self.lineage and self.lineage.checkpoint else []
             deleted = self.retention.apply(store, protect=lineage)
             if deleted:
                 self.events.emit("retention", deleted=deleted)
-        self.events.emit("cycle_end", cycle=plan.cycle, stop=decision.stop, reason=decision.reason)
         return CycleResult(plan.cycle, trials, incumbent, decision, plan.proposals)
 
     # -- internals -----------------------------------------------------------------------
