@@ -38,7 +38,7 @@ demo: setup
 test: setup setup-unsloth-cpu setup-azurite
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q -m "not azure_sdk and not containers"
+	$(BIN)/python -m pytest -q --durations=25 -m "not azure_sdk and not containers"
 	@# Each module that drives the Azure SDK's Qiskit backends runs in a process of its own:
 	@# after some other Qiskit work in the same process, building a Qiskit Target on a worker
 	@# thread segfaults (seen in CI, and every time with these modules in one process).

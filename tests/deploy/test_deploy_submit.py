@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from kustomize_builds import APP_ROOTS, RUN_CONFIG, build, one
+from support.serving import served
 
 pytest.importorskip("kfp", reason="the kfp extra is not installed")
 
@@ -170,12 +170,5 @@ def _quit_endpoint() -> Iterator[tuple[str, list[str]]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(ThreadingHTTPServer(("127.0.0.1", 0), Handler), "quit-endpoint") as server:
         yield f"http://127.0.0.1:{server.server_port}/quitquitquit", posts
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

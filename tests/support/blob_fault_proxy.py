@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from support.azurite import ACCOUNT_KEY, ACCOUNT_NAME, Azurite
+from support.serving import served
 
 MODES = ("5xx", "reset", "stall", "lost")
 _BUSY_BODY = (
@@ -186,12 +187,5 @@ class _Relay(socketserver.StreamRequestHandler):
 @contextmanager
 def running_proxy(upstream: Azurite, plan: FaultPlan | None = None) -> Iterator[BlobFaultProxy]:
     """Serve the proxy on a free 127.0.0.1 port for the duration of the block."""
-    proxy = BlobFaultProxy(upstream, plan)
-    thread = threading.Thread(target=proxy.serve_forever, name="blob-fault-proxy", daemon=True)
-    thread.start()
-    try:
+    with served(BlobFaultProxy(upstream, plan), "blob-fault-proxy") as proxy:
         yield proxy
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-        thread.join(timeout=10)

@@ -26,6 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from support.serving import served
+
 API = "/apis/v2beta1"
 _CRON_6 = re.compile(r"(\S+ ){5}\S+|@\w+|@every \S+")
 
@@ -313,11 +315,5 @@ def serving(api: FakeKfpApi | None = None) -> Iterator[FakeKfpApi]:
     handler = type("Handler", (_Handler,), {"api": api})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with served(server, "fake-kfp-api", poll_s=0.05):
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-from typing import Any
 
 import pytest
 
@@ -71,29 +70,27 @@ def test_a_trial_crash_on_a_full_disk_is_not_a_failed_trial() -> None:
     assert record.status == "failed" and "CUDA out of memory" in (record.error or "")
 
 
-def _azure_errors() -> Any:
-    return pytest.importorskip("azure.core.exceptions")
+def _azure_error(kind: str, message: str, status: int | None = None) -> Exception:
+    """An ``azure.core.exceptions`` error as the storage SDK raises it."""
+    errors = pytest.importorskip("azure.core.exceptions")
+    error = getattr(errors, kind)(message)
+    if status is not None:
+        error.status_code = status
+    return error
 
 
-def test_storage_that_cannot_be_reached_or_is_failing_is_the_machines() -> None:
-    errors = _azure_errors()
-    busy = errors.HttpResponseError(message="The server is busy.")
-    busy.status_code = 503
-    throttled = errors.HttpResponseError(message="slow down")
-    throttled.status_code = 429
-    assert infrastructure_cause(errors.ServiceRequestError("connection refused")) == (
-        "storage unreachable"
-    )
-    assert infrastructure_cause(errors.ServiceResponseError("reset")) == "storage unreachable"
-    assert infrastructure_cause(busy) == "storage failing (503)"
-    assert infrastructure_cause(throttled) == "storage failing (429)"
-
-
-def test_a_refused_storage_request_is_not_the_machines() -> None:
-    errors = _azure_errors()
-    denied = errors.ClientAuthenticationError(message="Server failed to authenticate")
-    denied.status_code = 403
-    missing = errors.ResourceNotFoundError(message="The specified container does not exist.")
-    missing.status_code = 404
-    assert infrastructure_cause(denied) is None
-    assert infrastructure_cause(missing) is None
+@pytest.mark.parametrize(
+    ("kind", "message", "status", "cause"),
+    [
+        ("ServiceRequestError", "connection refused", None, "storage unreachable"),
+        ("ServiceResponseError", "reset", None, "storage unreachable"),
+        ("HttpResponseError", "The server is busy.", 503, "storage failing (503)"),
+        ("HttpResponseError", "slow down", 429, "storage failing (429)"),
+        # refused requests are the configuration's, not the machine's
+        ("ClientAuthenticationError", "Server failed to authenticate", 403, None),
+        ("ResourceNotFoundError", "The specified container does not exist.", 404, None),
+    ],
+)
+def test_storage_errors(kind: str, message: str, status: int | None, cause: str | None) -> None:
+    """Unreachable or failing storage is the machine's; a refused request is not."""
+    assert infrastructure_cause(_azure_error(kind, message, status)) == cause
