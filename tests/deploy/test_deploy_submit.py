@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from kustomize_builds import APP_ROOTS, RUN_CONFIG, build, one
+from support.cli import run_cli
 from support.serving import served
 
 pytest.importorskip("kfp", reason="the kfp extra is not installed")
@@ -81,17 +82,10 @@ def kfp_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 
 def run_qtrain(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys) -> tuple[int, str]:
-    from qtrain.cli.app import main
-
+    """``argv`` (``qtrain ...``) run in-process: (exit code, stdout and stderr together)."""
     assert argv[0] == "qtrain"
-    monkeypatch.setattr(sys, "argv", argv)
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    code, out, err = run_cli(monkeypatch, capsys, *argv[1:])
+    return code, out + err
 
 
 @pytest.mark.parametrize("overlay", APP_ROOTS)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run_cli
 
 pytest.importorskip("kfp", reason="the kfp extra is not installed")
 
@@ -36,17 +37,9 @@ def kfp_api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
 
 
 def qtrain(monkeypatch: pytest.MonkeyPatch, capsys, *args: str) -> tuple[int, str]:
-    from qtrain.cli.app import main
-
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["qtrain", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    """``qtrain ARGS``: (exit code, stdout and stderr together)."""
+    code, out, err = run_cli(monkeypatch, capsys, *args)
+    return code, out + err
 
 
 def stopped_run(

@@ -5,11 +5,11 @@ Nothing here talks to anything but 127.0.0.1: the fake API binds there, and a cl
 """
 
 import socket
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.cli import run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -54,17 +54,8 @@ def qtrain_cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., CliResult]:
     """Run ``qtrain ARGS`` through the real entry point in-process: (exit code, stdout, stderr)."""
-    from qtrain.cli.app import main
 
     def run(*args: str) -> CliResult:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["qtrain", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+        return run_cli(monkeypatch, capsys, *args)
 
     return run
