@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from qtrain.cli.common import config_from_args, console, out
+from qtrain.cli.common import CONFIG_HELP, config_from_args, console, out
 from qtrain.errors import QtrainError
 
 app = typer.Typer(
@@ -56,7 +56,7 @@ def _add_subcommands() -> None:
 def run(
     args: Annotated[
         list[str] | None,
-        typer.Argument(help="[CONFIG] [key=value ...]; CONFIG defaults to configs/tiny.yaml"),
+        typer.Argument(help=CONFIG_HELP),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress")] = False,
     engine: Annotated[

@@ -10,6 +10,10 @@ from qtrain.config import RunConfig, load_config
 console = Console(stderr=True, log_path=False)  # log lines say what, not where in qtrain
 out = Console()
 
+#: The help of a command's ``[CONFIG] [key=value ...]`` arguments (brackets escaped: the help is
+#: Rich markup, which would swallow them).
+CONFIG_HELP = r"\[CONFIG] \[key=value ...]; CONFIG defaults to configs/tiny.yaml"
+
 
 def config_from_args(args: list[str] | None) -> RunConfig:
     """``[CONFIG] [key=value ...]`` as a validated config (no CONFIG: configs/tiny.yaml)."""

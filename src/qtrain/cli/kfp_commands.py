@@ -11,12 +11,11 @@ from typing import Annotated, Any
 
 import typer
 
-from qtrain.cli.common import config_from_args, console, out
+from qtrain.cli.common import CONFIG_HELP, config_from_args, console, out
 from qtrain.cli.lazy_kfp import kfp_extra
 from qtrain.cli.sidecar import ISTIO_QUIT_URL, sidecar_ended_after
 from qtrain.config import RunConfig
 
-_CONFIG_HELP = r"\[CONFIG] \[key=value ...]; CONFIG defaults to configs/tiny.yaml"
 Host = Annotated[
     str,
     typer.Option(
@@ -42,7 +41,7 @@ Token = Annotated[
 
 def submit(
     host: Host,
-    args: Annotated[list[str] | None, typer.Argument(help=_CONFIG_HELP)] = None,
+    args: Annotated[list[str] | None, typer.Argument(help=CONFIG_HELP)] = None,
     experiment: Experiment = None,
     name: Annotated[str | None, typer.Option(help="Run name (default: pipeline + time)")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to finish")] = False,
@@ -160,7 +159,7 @@ def schedule(
             help="5-field cron ('0 2 * * *'), 6-field KFP cron (seconds first), @daily, @every 6h"
         ),
     ],
-    args: Annotated[list[str] | None, typer.Argument(help=_CONFIG_HELP)] = None,
+    args: Annotated[list[str] | None, typer.Argument(help=CONFIG_HELP)] = None,
     experiment: Experiment = None,
     name: Annotated[str | None, typer.Option(help="Recurring run name")] = None,
     namespace: Namespace = None,
@@ -195,7 +194,7 @@ def schedule(
 def compile_(
     args: Annotated[
         list[str] | None,
-        typer.Argument(help="[CONFIG] [key=value ...]; CONFIG defaults to configs/tiny.yaml"),
+        typer.Argument(help=CONFIG_HELP),
     ] = None,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the pipeline YAML")

@@ -97,3 +97,15 @@ def test_checkpoints_list_verify_prune(tiny_overrides: list[str]) -> None:
     assert pruned.returncode == 0 and other in pruned.stdout
     assert not (run_dir / "checkpoints" / other).exists()
     assert (run_dir / "checkpoints" / best).exists()
+
+
+@pytest.mark.parametrize("command", ["run", "compile", "submit", "schedule"])
+def test_help_shows_the_config_arguments(command: str) -> None:
+    """The help is Rich markup: unescaped ``[key=value ...]`` would vanish from it."""
+    from typer.testing import CliRunner
+
+    from qtrain.cli.app import app
+
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "[CONFIG] [key=value ...]; CONFIG defaults to configs/tiny.yaml" in result.output
