@@ -61,6 +61,21 @@ def test_an_outside_fault_resumes_to_the_reference(
         assert run.injected["fired"], "the shim failed no write"
 
 
+def test_an_io_error_on_the_lock_heartbeat_stops_the_run(
+    reference: FaultRun, tmp_path: Path
+) -> None:
+    """The heartbeat writes from a side thread; its EIO stops the run at the next step (it
+    once went unnoticed: found by ``benchmarks/faults.py``, seed 149)."""
+    run = execute(FaultRun("eio-lock", 6), tmp_path, CONFIG)
+    check(run, reference)
+    assert run.injected["fired"] and run.resumed and run.fault_exit == 75, run.fault_output
+    assert not run.problems, run.problems
+    said = run.fault_output.replace("\n", "")  # the console wraps at 80 columns
+    assert "stopped: I/O error" in said and "control/lock.json" in said, run.fault_output
+    assert "Traceback" not in said, run.fault_output
+    assert all(t[3] != "failed" for t in run.trials)
+
+
 @pytest.mark.parametrize("kind", ["nan", "exception"])
 def test_a_trial_fault_is_one_failed_trial(kind: str, reference: FaultRun, tmp_path: Path) -> None:
     run = execute(pick_fault(kind, 2, CYCLES, TRIALS, STEPS), tmp_path, CONFIG)

@@ -35,7 +35,10 @@ BLOB_KINDS = ("blob-5xx", "blob-reset", "blob-stall", "blob-lost")
 KINDS = ("sigkill", "sigterm", "sigint", "enospc", "eio", "nan", "exception", "solver-outage",
          *BLOB_KINDS)  # fmt: skip
 #: What a process stopped by each fault exits with (SIGKILL: killed by the signal).
-FAULT_EXIT = {"sigkill": -signal.SIGKILL, "sigterm": 143, "sigint": 130, "enospc": 75, "eio": 75}
+FAULT_EXIT = {"sigkill": -signal.SIGKILL, "sigterm": 143, "sigint": 130, "enospc": 75, "eio": 75,
+              "eio-lock": 75}  # fmt: skip
+#: EIO kinds: a write at a random step, or the run lock's heartbeat (a side thread's write).
+EIO_KINDS = ("eio", "eio-lock")
 SIGNALS = {"sigkill": signal.SIGKILL, "sigterm": signal.SIGTERM, "sigint": signal.SIGINT}
 #: Faults after which the run must end exactly as the fault-free reference does ("none":
 #: no fault, e.g. the fault-free run on blob storage).
@@ -45,7 +48,7 @@ SAME_RESULT = (
     "sigterm",
     "sigint",
     "enospc",
-    "eio",
+    *EIO_KINDS,
     "solver-outage",
     *BLOB_KINDS,
 )
@@ -166,9 +169,11 @@ def execute(
     elif run.kind in BLOB_KINDS or blob:
         _run_on_blob_storage(run, output, run_id, config, env, secrets, logs, timeout_s)
     else:
-        if run.kind == "eio":
+        if run.kind in EIO_KINDS:
             trigger = output / f"{run_id}.eio-armed"
             env.update(eio_env(trigger, output / run_id))
+        if run.kind == "eio-lock":  # armed from the start, for the heartbeat's tmp file only
+            env["QTRAIN_EIO_UNDER"] = str(output / run_id / "control" / ".lock.json")
         _inject_and_resume(run, output, run_id, config, env, logs, timeout_s)
         _collect(run, output / run_id, secrets, logs)
     run.seconds = round(time.monotonic() - started, 1)
@@ -216,6 +221,9 @@ def _inject_and_resume(
                             cwd=output, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)  # fmt: skip
     filler = trigger = None
+    if run.kind == "eio-lock":
+        trigger = Path(env["QTRAIN_EIO_TRIGGER"])
+        trigger.touch()
     outside = run.kind in FAULT_EXIT and run.where is not None
     if outside and _wait_for_step(run_dir, run.where, proc, timeout_s):
         if run.kind == "enospc":
@@ -305,7 +313,7 @@ def check(run: FaultRun, reference: FaultRun | None) -> None:
     """Record in ``run.problems`` where it falls short of its kind's expected outcome."""
     if run.kind in FAULT_EXIT and run.resumed and run.fault_exit != FAULT_EXIT[run.kind]:
         run.problems.append(f"the fault ended the run with {run.fault_exit}")
-    if run.kind == "eio" and run.injected.get("fired") and not run.resumed:
+    if run.kind in EIO_KINDS and run.injected.get("fired") and not run.resumed:
         run.problems.append("a write failed with EIO and the run went on as if it had not")
     if run.kind in BLOB_KINDS and run.fault_exit not in (0, 75):
         run.problems.append(f"the storage fault ended the run with {run.fault_exit}")

@@ -120,6 +120,7 @@ class QuantumTrainingAgent:
             events.subscribe(listener)
         status = RunStatus("starting", run_dir.run_id, max_cycles=config.early_stopping.max_cycles)
         self.controller = RunController(control, events, status, partial(check_settings, self))
+        self.controller.machine_checks.append(self.lock.raise_failure)
         events.emit("run_start", run_id=run_dir.run_id, run_dir=run_dir.root)
         self.store = store = open_store(config.storage, run_dir.checkpoints, run_dir.run_id)
         opened = open_run(config, events, validated, run_dir.data_dir)
@@ -149,9 +150,8 @@ class QuantumTrainingAgent:
     def quantum_optimize(self, history: list[TrialRecord] | None = None) -> list[Proposal]:
         """Ask the proposer for the next cycle's k hyperparameter sets (told ``history``).
 
-        Every ``quantum.optimization_frequency`` cycles the proposer is asked again; in
-        between, the previous cycle's proposals are reused.
-        """
+        Every ``quantum.optimization_frequency`` cycles it is asked again; in between, the
+        previous cycle's proposals are reused."""
         self.initialize_training()
         assert self.engine is not None
         return self.engine.propose(history)

@@ -77,6 +77,8 @@ class RunController:
         self.check_seconds = 0.0
         self._watcher: threading.Thread | None = None
         self._watch_stop = threading.Event()
+        #: Called at every safe point; each raises the machine's failure met on a side thread.
+        self.machine_checks: list[Callable[[], None]] = []
         write_status(folder, status)
         events.emit("state", state=status.state, reason=status.reason)
 
@@ -122,6 +124,8 @@ class RunController:
         :class:`StopRequested`. At a ``trial`` or ``cycle`` boundary a stop raises and a
         pause that applies holds until ``resume``.
         """
+        for machine_check in self.machine_checks:
+            machine_check()
         self.poll()
         if self._stop is not None and self._stop[0] == "abort":
             raise StopRequested(*self._stop)

@@ -3,7 +3,9 @@
 The lock is created with ``O_EXCL``; a thread rewrites its heartbeat every few seconds. A
 second writer is refused while the owner is alive: on the same host its pid exists and the
 heartbeat is fresh, on another host the heartbeat is fresh. A lock whose owner died (killed,
-crashed, machine rebooted) is stale and is taken over.
+crashed, machine rebooted) is stale and is taken over. A heartbeat that cannot be written (a
+full disk, an I/O error) is kept for the run's own thread to raise (:meth:`raise_failure`):
+the machine's failure stops the run there, cleanly, rather than on a side thread.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class RunLock:
         self._owner: LockOwner | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.failure: OSError | None = None
 
     def acquire(self) -> None:
         """Take the lock, or raise :class:`RunBusyError` naming the live owner."""
@@ -116,5 +119,13 @@ class RunLock:
             )
             try:
                 write_json_atomic(self.path, asdict(self._owner))
-            except OSError:  # a full disk must not kill the run from a side thread
-                continue
+            except OSError as exc:  # a side thread: the run's own thread raises it
+                if self.failure is None:
+                    self.failure = OSError(exc.errno, exc.strerror, str(self.path))
+                    self.failure.__cause__ = exc
+
+    def raise_failure(self) -> None:
+        """Raise the error a heartbeat write met (once), naming the lock file."""
+        failure, self.failure = self.failure, None
+        if failure is not None:
+            raise failure

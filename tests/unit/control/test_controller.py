@@ -134,3 +134,19 @@ def test_progress_is_written_at_most_once_a_second(tmp_path: Path) -> None:
     controller.progress(trial=1)
     status = read_status(folder)
     assert status is not None and status.step == 1 and status.trial == 1
+
+
+def test_every_safe_point_runs_the_machine_checks_first(tmp_path: Path) -> None:
+    """A machine failure met on a side thread (the lock's heartbeat) stops the run at the
+    next step, trial or cycle check."""
+    controller, _ = _controller(tmp_path)
+    failures = [OSError(5, "Input/output error", "control/lock.json")]
+
+    def heartbeat_failed() -> None:
+        if failures:
+            raise failures.pop()
+
+    controller.machine_checks.append(heartbeat_failed)
+    with pytest.raises(OSError, match="Input/output error"):
+        controller.check("step")
+    assert controller.check("step") == "continue"  # raised once

@@ -53,3 +53,34 @@ def test_stale_heartbeat_and_unreadable_lock(tmp_path: Path) -> None:
     lock = RunLock(tmp_path / "lock.json")
     lock.acquire()
     lock.release()
+
+
+def test_a_heartbeat_that_cannot_be_written_is_raised_by_the_runs_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An I/O error on the side thread is kept, then raised once where the run can stop."""
+    import errno
+
+    from qtrain.control import lock as lock_module
+    from qtrain.infra_failures import infrastructure_cause
+
+    def failing_write(path: Path, payload: object) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    lock = RunLock(tmp_path / "lock.json", run="run r1", heartbeat_s=0.02)
+    lock.acquire()
+    try:
+        lock.raise_failure()  # nothing failed yet
+        monkeypatch.setattr(lock_module, "write_json_atomic", failing_write)
+        deadline = time.monotonic() + 5
+        while lock.failure is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with pytest.raises(OSError) as raised:
+            lock.raise_failure()
+        assert raised.value.errno == errno.EIO
+        assert raised.value.filename == str(tmp_path / "lock.json")
+        assert infrastructure_cause(raised.value) == "I/O error"
+    finally:
+        monkeypatch.undo()
+        lock.release()
+    assert not (tmp_path / "lock.json").exists()
