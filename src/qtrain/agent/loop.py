@@ -15,8 +15,7 @@ from qtrain.agent import control_hooks as hooks
 from qtrain.agent.run_settings import apply_settings, check_settings
 from qtrain.agent.tensorboard import tensorboard_log
 from qtrain.config.schema import RunConfig
-from qtrain.control import RunController, RunLock, RunStatus, StopRequested
-from qtrain.control.folder import ControlFolder
+from qtrain.control import ControlFolder, RunController, RunLock, RunStatus, StopRequested
 from qtrain.cycle import CycleEngine, CycleResult, IncumbentSelector, TrialPlan
 from qtrain.cycle.closing import RunOutcome, export_incumbent, finish_run
 from qtrain.cycle.opening import open_run
@@ -219,6 +218,7 @@ class QuantumTrainingAgent:
                 self.stopped_because = self.engine.decision.reason
                 self.controller.set_state("exporting")
                 exports = self._export()
+                self.controller.run_machine_checks()  # a heartbeat lost during the export
             status = "completed"
         except StopRequested as stop:
             status, self.stopped_because, self.exit_code = "stopped", stop.reason, stop.exit_code

@@ -10,12 +10,14 @@ and later the dashboard are clients of these files only.
 
 from qtrain.control.channel import Command, ControlChannel
 from qtrain.control.controller import RunController, StopRequested
+from qtrain.control.folder import ControlFolder
 from qtrain.control.lock import RunBusyError, RunLock
 from qtrain.control.status import RunStatus, read_status
 
 __all__ = [
     "Command",
     "ControlChannel",
+    "ControlFolder",
     "RunBusyError",
     "RunController",
     "RunLock",

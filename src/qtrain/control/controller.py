@@ -124,8 +124,7 @@ class RunController:
         :class:`StopRequested`. At a ``trial`` or ``cycle`` boundary a stop raises and a
         pause that applies holds until ``resume``.
         """
-        for machine_check in self.machine_checks:
-            machine_check()
+        self.run_machine_checks()
         self.poll()
         if self._stop is not None and self._stop[0] == "abort":
             raise StopRequested(*self._stop)
@@ -137,14 +136,21 @@ class RunController:
             self.hold()
         return "continue"
 
+    def run_machine_checks(self) -> None:
+        """Raise a machine failure met on a side thread (the lock's heartbeat), if any."""
+        for machine_check in self.machine_checks:
+            machine_check()
+
     def hold(self) -> None:
-        """Hold (state ``paused``) until ``resume``; a stop while held raises."""
+        """Hold (state ``paused``) until ``resume``; a stop or a machine failure while held
+        raises (a paused run whose lock cannot be refreshed would look abandoned)."""
         self.set_state("paused", reason=f"paused after {self.pause_after}")
         self._ack(self._pause_id, "pause", "done")
         self._holding = True
         try:
             while self.pause_after is not None:
                 self.sleep(HOLD_POLL_S)
+                self.run_machine_checks()
                 self.poll()
                 if self._stop is not None:
                     raise StopRequested(*self._stop)

@@ -47,3 +47,27 @@ def test_every_trial_failing_ends_with_a_report(
         agent.run()
     report = json.loads((Path(agent.run_dir.root) / "report.json").read_text())
     assert report["status"] == "failed" and "boom" in report["stopped_because"]
+
+
+def test_a_heartbeat_lost_during_the_final_export_stops_the_run(
+    tiny_overrides: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock's heartbeat runs on a side thread; an I/O error it meets while the best
+    checkpoint is exported must not end in ``completed``: the run stops, resumable."""
+    agent = QuantumTrainingAgent(load_config(None, tiny_overrides))
+    real_export = agent._export
+
+    def export_while_the_disk_fails() -> dict[str, str]:
+        exports = real_export()
+        assert agent.lock is not None
+        agent.lock.failure = OSError(5, "Input/output error", str(agent.lock.path))
+        return exports
+
+    monkeypatch.setattr(agent, "_export", export_while_the_disk_fails)
+    report = agent.run()
+    assert report["status"] == "stopped" and agent.exit_code == 75
+    assert "Input/output error" in report["stopped_because"]
+    assert "lock.json" in report["stopped_because"]
+    monkeypatch.undo()
+    resumed = QuantumTrainingAgent(agent.config, resume=Path(agent.run_dir.root)).run()
+    assert resumed["status"] == "completed" and resumed["best"] == report["best"]

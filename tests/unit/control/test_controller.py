@@ -150,3 +150,22 @@ def test_every_safe_point_runs_the_machine_checks_first(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="Input/output error"):
         controller.check("step")
     assert controller.check("step") == "continue"  # raised once
+
+
+def test_a_machine_failure_while_paused_ends_the_hold(tmp_path: Path) -> None:
+    """A paused run whose lock can no longer be refreshed would look abandoned to a second
+    writer: the failure stops the run during the hold, not after a resume."""
+    controller, channel = _controller(tmp_path, sleep=lambda _s: None)
+    polls: list[int] = []
+
+    def heartbeat_fails_on_the_third_poll() -> None:
+        polls.append(1)
+        if len(polls) == 3:
+            raise OSError(28, "No space left on device", "control/lock.json")
+
+    channel.send("pause", after="trial")
+    controller.check("step")
+    controller.machine_checks.append(heartbeat_fails_on_the_third_poll)
+    with pytest.raises(OSError, match="No space left"):
+        controller.check("trial")  # holds: no resume ever comes
+    assert "paused" in _states(tmp_path) and len(polls) == 3
