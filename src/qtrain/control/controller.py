@@ -77,6 +77,7 @@ class RunController:
         self.check_seconds = 0.0
         self._watcher: threading.Thread | None = None
         self._watch_stop = threading.Event()
+        self._watch_failure: OSError | None = None
         #: Called at every safe point; each raises the machine's failure met on a side thread.
         self.machine_checks: list[Callable[[], None]] = []
         write_status(folder, status)
@@ -137,7 +138,11 @@ class RunController:
         return "continue"
 
     def run_machine_checks(self) -> None:
-        """Raise a machine failure met on a side thread (the lock's heartbeat), if any."""
+        """Raise a machine failure met on a side thread (the lock's heartbeat, the command
+        watcher), if any; each is raised once."""
+        failure, self._watch_failure = self._watch_failure, None
+        if failure is not None:
+            raise failure
         for machine_check in self.machine_checks:
             machine_check()
 
@@ -176,13 +181,18 @@ class RunController:
     def watch(self, interval: float = HOLD_POLL_S) -> None:
         """Also read commands on a side thread every ``interval`` seconds, so a command is
         acknowledged while the runner is between safe points (loading, evaluating); what it
-        asks for still happens at the next safe point. Stopped by :meth:`finish`."""
+        asks for still happens at the next safe point. Stopped by :meth:`finish`, or by an
+        I/O error (a full disk), which the run's own thread raises at its next check."""
         if self._watcher is not None:
             return
 
         def loop() -> None:
             while not self._watch_stop.wait(interval):
-                self.poll()
+                try:
+                    self.poll()
+                except OSError as exc:  # not on a side thread: see run_machine_checks
+                    self._watch_failure = exc
+                    return
 
         self._watcher = threading.Thread(target=loop, name="qtrain-control", daemon=True)
         self._watcher.start()

@@ -169,3 +169,26 @@ def test_a_machine_failure_while_paused_ends_the_hold(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="No space left"):
         controller.check("trial")  # holds: no resume ever comes
     assert "paused" in _states(tmp_path) and len(polls) == 3
+
+
+def test_an_io_error_on_the_watcher_thread_is_raised_by_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watcher acknowledges commands between safe points; a disk failing under it must
+    stop the run at its next check, not die as a traceback on a side thread."""
+    controller, channel = _controller(tmp_path)
+    died: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", died.append)
+
+    def disk_fails() -> list[Any]:
+        raise OSError(5, "Input/output error", "control/commands.jsonl")
+
+    monkeypatch.setattr(controller.channel, "receive", disk_fails)
+    controller.watch(interval=0.01)
+    assert controller._watcher is not None
+    controller._watcher.join(timeout=5)
+    assert not controller._watcher.is_alive() and not died
+    with pytest.raises(OSError, match="Input/output error"):
+        controller.check("step")
+    monkeypatch.setattr(controller.channel, "receive", list)  # the disk is back
+    assert controller.check("step") == "continue"  # raised once
