@@ -176,7 +176,7 @@ def test_an_io_error_on_the_watcher_thread_is_raised_by_the_run(
 ) -> None:
     """The watcher acknowledges commands between safe points; a disk failing under it must
     stop the run at its next check, not die as a traceback on a side thread."""
-    controller, channel = _controller(tmp_path)
+    controller, _ = _controller(tmp_path)
     died: list[threading.ExceptHookArgs] = []
     monkeypatch.setattr(threading, "excepthook", died.append)
 
