@@ -102,6 +102,7 @@ def _wait(agent: Runner, deadline: float | None) -> Command | None:
         if deadline is not None and time.time() >= deadline:
             return None
         time.sleep(POLL_S)
+        controller.run_machine_checks()  # a lock left stale would look abandoned
         controller.poll()
         if controller.stop_requested:
             raise StopRequested(*controller.stop_requested)

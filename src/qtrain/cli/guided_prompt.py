@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qtrain.cli.progress import format_params
+from qtrain.errors import one_line
 
 Ask = Callable[[str], str]
 
@@ -83,4 +84,8 @@ class GuidedPrompt:
         else:
             command = "approve"
         channel = ControlChannel(ControlFolder.of(root).commands)
-        self._sent.add(channel.send(command, **args).id)
+        try:
+            self._sent.add(channel.send(command, **args).id)
+        except OSError as exc:  # a full disk: say so and ask again, nothing was sent
+            self.console.print(f"[red]not sent:[/] {one_line(exc)}", highlight=False)
+            self._decide(event)

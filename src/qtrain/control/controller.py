@@ -23,7 +23,9 @@ from typing import Any, Literal
 from qtrain.control.channel import BadLine, Command, ControlChannel
 from qtrain.control.folder import ControlFolder
 from qtrain.control.status import RunStatus, write_status
+from qtrain.errors import InfrastructureError, one_line
 from qtrain.events import EventLog
+from qtrain.infra_failures import infrastructure_cause
 
 Point = Literal["step", "trial", "cycle"]
 #: Validates ``set`` arguments ({key: value}); returns them parsed or raises ValueError.
@@ -139,12 +141,20 @@ class RunController:
 
     def run_machine_checks(self) -> None:
         """Raise a machine failure met on a side thread (the lock's heartbeat, the command
-        watcher), if any; each is raised once."""
-        failure, self._watch_failure = self._watch_failure, None
-        if failure is not None:
-            raise failure
-        for machine_check in self.machine_checks:
-            machine_check()
+        watcher), each once, as an :class:`InfrastructureError` whatever its errno: the run's
+        control files failing is never a trial's fault, so it stops the run, resumable."""
+        try:
+            if (failure := self._watch_failure) is not None:
+                self._watch_failure = None  # the watcher has ended: nothing can race this
+                raise failure
+            for machine_check in self.machine_checks:
+                machine_check()
+        except OSError as exc:
+            cause = infrastructure_cause(exc) or "OS error"
+            raise InfrastructureError(
+                f"{cause} on the run's control files ({one_line(exc, 300)}): the run stopped "
+                "and can be resumed once that is fixed; nothing was recorded as a failed trial"
+            ) from exc
 
     def hold(self) -> None:
         """Hold (state ``paused``) until ``resume``; a stop or a machine failure while held

@@ -3,7 +3,9 @@ test decodes the TFRecord framing itself and parses each record with tensorboard
 
 from __future__ import annotations
 
+import os
 import struct
+import threading
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,41 @@ def test_the_event_files_hold_losses_metrics_and_proposals(tmp_path: Path) -> No
 def test_off_by_default() -> None:
     assert tensorboard_log(load_config(None)) == ()
     assert len(tensorboard_log(load_config(None, ["runtime.tensorboard=true"]))) == 1
+
+
+def test_a_write_error_reaches_the_run_instead_of_hanging_it(tmp_path: Path) -> None:
+    """The event file's descriptor is made read-only under the writer (its writes fail as on
+    a failing disk): the error reaches the caller. A background writer thread used to die
+    there and then block the run forever on its full queue (hence the thread and timeout)."""
+    log = TensorBoardLog()
+    log({"ts": 1.0, "type": "run_start", "run_dir": str(tmp_path)})
+    (path,) = (tmp_path / "tensorboard").glob("events.out.tfevents.*")
+    fds = [int(fd) for fd in os.listdir("/proc/self/fd") if _points_to(int(fd), path)]
+    assert fds, "the event file is open"
+    read_only = os.open(os.devnull, os.O_RDONLY)
+    for fd in fds:
+        os.dup2(read_only, fd)  # the writer's own close later closes this copy
+    os.close(read_only)
+    raised: list[BaseException] = []
+
+    def one_trial() -> None:
+        try:
+            for step in range(1, 40):
+                log({"ts": 2.0, "type": "step", "cycle": 1, "trial": 0, "step": step,
+                     "total_steps": 40, "loss": 1.0, "learning_rate": 0.01})  # fmt: skip
+            log({"ts": 3.0, "type": "trial_end", "cycle": 1, "trial": 0, "metrics": {}})
+        except BaseException as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=one_trial, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "the run hangs on the TensorBoard writer"
+    assert raised and isinstance(raised[0], OSError), raised
+
+
+def _points_to(fd: int, path: Path) -> bool:
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}")) == path
+    except OSError:
+        return False

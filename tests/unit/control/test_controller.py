@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from qtrain.control.controller import RunController, StopRequested
 from qtrain.control.folder import ControlFolder
 from qtrain.control.settings import apply_settings
 from qtrain.control.status import RunStatus, read_status
+from qtrain.errors import InfrastructureError
 from qtrain.events import EventLog, read_events
 
 
@@ -136,26 +138,49 @@ def test_progress_is_written_at_most_once_a_second(tmp_path: Path) -> None:
     assert status is not None and status.step == 1 and status.trial == 1
 
 
-def test_every_safe_point_runs_the_machine_checks_first(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (OSError(5, "Input/output error", "control/lock.json"), "I/O error on the run's"),
+        (OSError(13, "Permission denied", "control/lock.json"), "OS error on the run's"),
+    ],
+)
+def test_every_safe_point_runs_the_machine_checks_first(
+    error: OSError, said: str, tmp_path: Path
+) -> None:
     """A machine failure met on a side thread (the lock's heartbeat) stops the run at the
-    next step, trial or cycle check."""
+    next step, trial or cycle check, as the machine's failure whatever its errno: inside a
+    trial, it must never become a failed trial."""
     controller, _ = _controller(tmp_path)
-    failures = [OSError(5, "Input/output error", "control/lock.json")]
+    failures = [error]
 
     def heartbeat_failed() -> None:
         if failures:
             raise failures.pop()
 
     controller.machine_checks.append(heartbeat_failed)
-    with pytest.raises(OSError, match="Input/output error"):
+    with pytest.raises(InfrastructureError, match=said) as stopped:
         controller.check("step")
+    assert "control/lock.json" in str(stopped.value) and stopped.value.__cause__ is error
     assert controller.check("step") == "continue"  # raised once
+
+
+def _hold_limit(calls: int) -> Callable[[float], None]:
+    """A ``sleep`` for hold loops that fails the test instead of spinning forever."""
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) > calls:
+            raise AssertionError(f"still holding after {calls} polls")
+
+    return sleep
 
 
 def test_a_machine_failure_while_paused_ends_the_hold(tmp_path: Path) -> None:
     """A paused run whose lock can no longer be refreshed would look abandoned to a second
     writer: the failure stops the run during the hold, not after a resume."""
-    controller, channel = _controller(tmp_path, sleep=lambda _s: None)
+    controller, channel = _controller(tmp_path, sleep=_hold_limit(50))
     polls: list[int] = []
 
     def heartbeat_fails_on_the_third_poll() -> None:
@@ -166,7 +191,7 @@ def test_a_machine_failure_while_paused_ends_the_hold(tmp_path: Path) -> None:
     channel.send("pause", after="trial")
     controller.check("step")
     controller.machine_checks.append(heartbeat_fails_on_the_third_poll)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(InfrastructureError, match="disk full on the run's control files"):
         controller.check("trial")  # holds: no resume ever comes
     assert "paused" in _states(tmp_path) and len(polls) == 3
 
@@ -188,7 +213,7 @@ def test_an_io_error_on_the_watcher_thread_is_raised_by_the_run(
     assert controller._watcher is not None
     controller._watcher.join(timeout=5)
     assert not controller._watcher.is_alive() and not died
-    with pytest.raises(OSError, match="Input/output error"):
+    with pytest.raises(InfrastructureError, match="commands.jsonl"):
         controller.check("step")
     monkeypatch.setattr(controller.channel, "receive", list)  # the disk is back
     assert controller.check("step") == "continue"  # raised once
