@@ -28,7 +28,9 @@ the baselines. "Steps" are training steps summed over every trial,
 halved rungs included (GPU-steps); the wall time with a cycle's k trials in parallel is
 reported beside it. Runs are kept in ``--work`` (default: a new temp folder); a run whose
 report is already there is not run again, so an interrupted benchmark resumes and a new
-method can be added to a finished one.
+method can be added to a finished one. ``--reuse FILE --rerun METHOD ...`` runs only the named
+methods and takes the grid and the other methods' runs from an earlier results file (for a
+change that touches only those methods; each reused row says so).
 
 Reported per method (median (min..max) over seeds, paired by seed):
   steps to (a)  steps until the incumbent's eval loss <= the better (a) run's at B, x B
@@ -178,9 +180,57 @@ def grid_points(config_path: Path, grid: str) -> list[dict[str, Any]]:
             for combo in itertools.product(*(space[n]["values"] for n in names))]  # fmt: skip
 
 
-def benchmark_task(task: str, seeds: list[int], grid: str, pool: ThreadPoolExecutor,
-                   out: Path) -> dict[str, Any]:  # fmt: skip
-    """Grid, oracle and every method on every seed of one task."""
+def benchmark_task(task: str, seeds: list[int], grid: str, pool: ThreadPoolExecutor, out: Path,
+                   rerun: list[str], reused: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+    """Grid, oracle and every method on every seed of one task; with ``reused`` (this task's
+    part of an earlier results file) only the ``rerun`` methods run, the rest are taken from it."""
+    if reused is None:
+        grid_result, oracle = run_grid(task, grid, pool, out)
+        fresh = [*METHODS, "oracle"]
+    else:
+        grid_result, fresh = reused["grid"], rerun
+        oracle = [*SINGLE, *(f"{k}={v}" for k, v in grid_result["winner"].items())]
+    jobs = [(m, s) for s in seeds for m in fresh]
+
+    def one(job: tuple[str, int]) -> dict[str, Any]:
+        method, seed = job
+        overrides = oracle if method == "oracle" else METHODS[method]
+        seeded = [*overrides, f"training.seed={seed}", f"quantum.seed={seed}"]
+        return run(task, f"{task}-{method}-s{seed}", seeded, out)
+
+    reports = dict(zip(jobs, pool.map(one, jobs), strict=True))
+    runs: dict[tuple[str, int], dict[str, Any]] = {}
+    for method, seed in itertools.product([*METHODS, "oracle"], seeds):
+        if (method, seed) in reports:
+            report = reports[(method, seed)]
+            runs[(method, seed)] = {
+                "trials": trials(report), "overhead": overhead(report),
+                "wall_seconds": report["wall_seconds"],
+                "parallel_wall_seconds": parallel_wall(report, trials(report)),
+            }  # fmt: skip
+        elif reused is not None and method in reused["methods"]:
+            row = reused["methods"][method]["seeds"][str(seed)]
+            runs[(method, seed)] = {**row, "reused": True}
+    rows: dict[str, Any] = {}
+    for method in [m for m in [*METHODS, "oracle"] if (m, seeds[0]) in runs]:
+        rows[method] = {"seeds": {}}
+        for seed in seeds:
+            mine = runs[(method, seed)]
+            path = trajectory(mine["trials"])
+            target_a = min(at_budget(trajectory(runs[(m, seed)]["trials"]))[0]
+                           for m in ("default-cycled", "default-single"))  # fmt: skip
+            target_b = at_budget(trajectory(runs[("oracle", seed)]["trials"]))[0]
+            loss_b, em_b = at_budget(path)
+            rows[method]["seeds"][seed] = {
+                **mine, "steps_to_a": steps_to(path, target_a),
+                "steps_to_b": steps_to(path, target_b), "loss_at_B": loss_b, "em_at_B": em_b,
+            }  # fmt: skip
+    return {"grid": grid_result, "methods": rows}
+
+
+def run_grid(task: str, grid: str, pool: ThreadPoolExecutor,
+             out: Path) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
+    """The oracle's grid on seed 0: its summary and the winner's overrides."""
     points = grid_points(REPO / "configs" / "bench" / f"{task}.yaml", grid)
     grid_reports = list(pool.map(
         lambda ip: run(task, f"{task}-grid-{ip[0]}", [*SINGLE, "training.seed=0", "quantum.seed=0",
@@ -190,39 +240,10 @@ def benchmark_task(task: str, seeds: list[int], grid: str, pool: ThreadPoolExecu
     grid_wall = sum(r["wall_seconds"] for r in grid_reports)  # one run at a time
     losses = [trials(r)[-1]["eval_loss"] for r in grid_reports]
     winner = points[losses.index(min(losses))]
-    oracle = [*SINGLE, *(f"{k}={v}" for k, v in winner.items())]
-    jobs = [(m, s) for s in seeds for m in [*METHODS, "oracle"]]
-
-    def one(job: tuple[str, int]) -> dict[str, Any]:
-        method, seed = job
-        overrides = oracle if method == "oracle" else METHODS[method]
-        seeded = [*overrides, f"training.seed={seed}", f"quantum.seed={seed}"]
-        return run(task, f"{task}-{method}-s{seed}", seeded, out)
-
-    reports = dict(zip(jobs, pool.map(one, jobs), strict=True))
-    rows: dict[str, Any] = {}
-    for method in [*METHODS, "oracle"]:
-        rows[method] = {"seeds": {}}
-        for seed in seeds:
-            report = reports[(method, seed)]
-            mine = trials(report)
-            path = trajectory(mine)
-            target_a = min(at_budget(trajectory(trials(reports[(m, seed)])))[0]
-                           for m in ("default-cycled", "default-single"))  # fmt: skip
-            target_b = at_budget(trajectory(trials(reports[("oracle", seed)])))[0]
-            loss_b, em_b = at_budget(path)
-            rows[method]["seeds"][seed] = {
-                "steps_to_a": steps_to(path, target_a), "steps_to_b": steps_to(path, target_b),
-                "loss_at_B": loss_b, "em_at_B": em_b, "overhead": overhead(report),
-                "wall_seconds": report["wall_seconds"],
-                "parallel_wall_seconds": parallel_wall(report, mine), "trials": mine,
-            }  # fmt: skip
-    return {
-        "grid": {"varied": list(GRIDS[grid]), "points": len(points), "steps": BUDGET * len(points),
-                 "wall_seconds": round(grid_wall, 1), "winner": winner,
-                 "losses": dict(zip(map(json.dumps, points), losses, strict=True))},
-        "methods": rows,
-    }  # fmt: skip
+    summary = {"varied": list(GRIDS[grid]), "points": len(points), "steps": BUDGET * len(points),
+               "wall_seconds": round(grid_wall, 1), "winner": winner,
+               "losses": dict(zip(map(json.dumps, points), losses, strict=True))}  # fmt: skip
+    return summary, [*SINGLE, *(f"{k}={v}" for k, v in winner.items())]
 
 
 def print_task(task: str, result: dict[str, Any], seeds: list[int]) -> None:
@@ -235,6 +256,7 @@ def print_task(task: str, result: dict[str, Any], seeds: list[int]) -> None:
     print(f"{'method':<24}" + "".join(f"{c:<26}" for c in cols))
     for method, row in result["methods"].items():
         per = [row["seeds"][s] for s in seeds]
+        method = method + (" (reused)" if per[0].get("reused") else "")
         cells = [spread([p["steps_to_a"] for p in per]), spread([p["steps_to_b"] for p in per]),
                  spread([p["loss_at_B"] for p in per]), spread([p["em_at_B"] for p in per]),
                  f"{statistics.median(p['overhead'] for p in per):.2%}"]  # fmt: skip
@@ -260,7 +282,17 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--work", type=Path, help="Keep (and reuse) the runs here")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="An earlier --out file: take the grid and "
+        "every method not named by --rerun from it (their code unchanged)",
+    )
+    parser.add_argument("--rerun", nargs="+", default=[], choices=[*METHODS, "oracle"])
     args = parser.parse_args()
+    if bool(args.reuse) != bool(args.rerun):
+        parser.error("--reuse and --rerun go together")
+    reused = json.loads(args.reuse.read_text(encoding="utf-8"))["tasks"] if args.reuse else {}
     out = args.work or Path(tempfile.mkdtemp(prefix="qtrain-convergence-"))
     out.mkdir(parents=True, exist_ok=True)
     machine = (f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, 1 torch "
@@ -269,11 +301,21 @@ def main() -> None:
     results = {}
     with ThreadPoolExecutor(args.jobs) as pool:
         for task in args.tasks:
-            results[task] = benchmark_task(task, args.seeds, args.grid, pool, out)
+            results[task] = benchmark_task(
+                task,
+                args.seeds,
+                args.grid,
+                pool,
+                out,
+                args.rerun,
+                reused.get(task) if args.reuse else None,
+            )
             print_task(task, results[task], args.seeds)
     if args.out:
         payload = {"machine": machine, "seeds": args.seeds, "budget_steps": BUDGET,
                    "command": " ".join(["python", *sys.argv]), "tasks": results}  # fmt: skip
+        if args.reuse:
+            payload["reused_from"] = {"file": str(args.reuse), "methods": "all but --rerun"}
         args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 

@@ -1,4 +1,5 @@
-"""Space-filling initial designs: greedy maximin selection from a pool of configurations."""
+"""Initial designs: the star points of a response-surface design, and greedy maximin selection
+from a pool of configurations."""
 
 from __future__ import annotations
 
@@ -70,3 +71,57 @@ def cover_levels(
             near = distance(np.array(options, dtype=int), out[spare[0]])
             out[spare[0]] = tuple(options[int(np.argmin(near))])
     return out
+
+
+def axial_points(
+    space: SearchSpace, center: Key, admissible: Callable[[Key], bool], rng: np.random.Generator
+) -> list[Key]:
+    """The star (axial) points around ``center``, as in a central composite design: each
+    cycle-scoped parameter changed alone, everything else at the centre; only ``admissible``
+    ones (in the trust region, untried, not fixed).
+
+    An ordinal parameter goes to its farthest admissible level below and above the centre
+    (the two ends tell which way its effect points, which local moves then follow); a
+    categorical one to each other value. Ordinal points come first, then categorical ones,
+    each group in a seeded random order. Run-scoped parameters are left to
+    :func:`cover_levels`.
+    """
+    ordinal: list[Key] = []
+    categorical: list[Key] = []
+    for c, p in enumerate(space):
+        if p.scope == "run":
+            continue
+        moved = [
+            key
+            for level in range(len(p))
+            if level != center[c] and admissible(key := (*center[:c], level, *center[c + 1 :]))
+        ]
+        if p.kind == "ordinal":
+            ordinal += [k for k in moved if k[c] < center[c]][:1]
+            ordinal += [k for k in moved if k[c] > center[c]][-1:]
+        else:
+            categorical += moved
+    return [ordinal[i] for i in rng.permutation(len(ordinal))] + [
+        categorical[i] for i in rng.permutation(len(categorical))
+    ]
+
+
+def initial_design(
+    space: SearchSpace,
+    pool: Sequence[Key],
+    chosen: list[Key],
+    refs: Sequence[Key],
+    n: int,
+    distance: Distance,
+    star: Sequence[Key] = (),
+) -> list[Key]:
+    """``n`` keys: ``chosen``, then ``star`` points (see :func:`axial_points`), then maximin
+    points of ``pool`` away from ``refs`` and those before; then every level of a run-scoped
+    parameter where there is room, replacing points from the end but never ``chosen``."""
+    keep = len(chosen)
+    pool = [k for k in pool if k not in chosen]
+    chosen = chosen + [k for k in star if k not in chosen][: n - keep]
+    rest = [k for k in pool if k not in chosen]
+    design = chosen + maximin(rest, [*refs, *chosen], n - len(chosen), distance)
+    run = {c: len(p) for c, p in enumerate(space) if p.scope == "run" and len(p) > 1}
+    return cover_levels(design, pool, run, keep, distance)

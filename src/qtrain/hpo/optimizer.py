@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -13,7 +13,7 @@ import numpy as np
 from qtrain.errors import ConfigError
 from qtrain.hpo.baselines import AskTellOptimizer, Key
 from qtrain.hpo.context import FixedForm, condition
-from qtrain.hpo.design import cover_levels, level_distance, maximin
+from qtrain.hpo.design import axial_points, initial_design, level_distance
 from qtrain.hpo.encoding import Encoding, EncodingName, InfeasibleSampleError
 from qtrain.hpo.qubo import build_bqm, check_qubo_size
 from qtrain.hpo.space import SearchSpace
@@ -24,8 +24,8 @@ from qtrain.hpo.trust_region import TrustRegion, auto_radius, hamming, move_weig
 class QuboOptimizer(AskTellOptimizer):
     """Ask/tell optimizer that proposes the low-energy samples of a surrogate QUBO (FMQA/BOCS).
 
-    Until ``n_initial`` values are told, proposals come from an initial design (the
-    defaults, then seeded maximin points of the trust region around the centre). Afterwards
+    Until ``n_initial`` values are told, proposals come from an initial design (the defaults,
+    star points of the trust region around the centre, seeded maximin points). Afterwards
     each ask fits the surrogate on all told points, builds the QUBO (surrogate + constraint
     penalties, bits of fixed parameters substituted), samples it with the solver chain, and
     returns the ``n`` lowest-energy distinct feasible untried configurations, topped up by the
@@ -153,26 +153,26 @@ class QuboOptimizer(AskTellOptimizer):
 
     # -- initial design -----------------------------------------------------------------
     def _initial_design(self, n: int) -> list[Key]:
-        """The defaults (if untried), then greedy maximin points of the trust region.
-
-        Without a trust region (radius 0) the points span the whole level grid (distance
-        |Δlevel|/(L-1) per ordinal parameter, 0/1 per categorical one); with one they lie
-        within half its radius of the centre (the first cycle, from the base model, is where a
-        bold step most often collapses) and are spread by Hamming distance. Every level of a
-        run-scoped parameter is in the design where it has room.
-        """
+        """The defaults (if untried), the trust region's star points, then maximin points
+        (:func:`qtrain.hpo.design.initial_design`): within half the radius of the centre, by
+        Hamming distance; with no region (radius 0), over the whole grid by level distance."""
         rng = self._rng()
         region = self._region(share=0.5)  # from the base model a bold step often collapses
         pool = [k for k in self._candidates(rng) if region is None or region.contains(k)]
         defaults = self.space.key({**self.space.defaults(), **self._fixed})
         chosen = [defaults] if defaults not in self._avoid() and self._in_active(defaults) else []
-        pool = [k for k in pool if k not in chosen]
-        refs = [k for k, _ in self._told] + list(self._pending) + chosen
         bits_apart = partial(hamming, self.encoding)
         distance = bits_apart if region else partial(level_distance, self.space)
-        design = chosen + maximin(pool, refs, n - len(chosen), distance)
-        run = {c: len(p) for c, p in enumerate(self.space) if p.scope == "run" and len(p) > 1}
-        return cover_levels(design, pool, run, len(chosen), distance)
+        refs = [k for k, _ in self._told] + list(self._pending)
+        star: list[Key] = []
+        if region is not None:
+            star = axial_points(self.space, region.center, self._admissible(region), rng)
+        return initial_design(self.space, pool, chosen, refs, n, distance, star)
+
+    def _admissible(self, region: TrustRegion) -> Callable[[Key], bool]:
+        """Whether a key is in ``region``, untried and in the active space."""
+        avoid = self._avoid()
+        return lambda key: region.contains(key) and key not in avoid and self._in_active(key)
 
     def _region(self, share: float = 1.0) -> TrustRegion | None:
         """The trust region around the centre (the incumbent's or the defaults), if any;

@@ -9,7 +9,7 @@ import pytest
 from support.toy_objective import toy_objective
 
 from qtrain.hpo import QuboOptimizer, SearchSpace
-from qtrain.hpo.design import cover_levels, maximin
+from qtrain.hpo.design import axial_points, cover_levels, maximin
 from qtrain.hpo.encoding import Encoding
 from qtrain.hpo.space import Parameter
 from qtrain.hpo.trust_region import TrustRegion, auto_radius, hamming, move_weight
@@ -131,3 +131,36 @@ def test_cycle_one_tries_every_lora_shape(seed: int) -> None:
     opt = QuboOptimizer(space, solver="sa", seed=seed, n_initial=5)
     design = opt.ask(4)
     assert {p["r"] for p in design} == {8, 16, 32} and design[0] == space.defaults()
+
+
+LR = [2e-5, 6e-5, 2e-4, 6e-4, 2e-3, 6e-3, 2e-2]
+
+
+def _lora_space() -> SearchSpace:
+    """The benchmark's space: a learning-rate ladder, a schedule, a run-scoped LoRA rank."""
+    return SearchSpace(
+        [
+            Parameter("lr", LR, default=2e-4),
+            Parameter("sched", ["constant", "linear", "cosine"], default="linear"),
+            Parameter("r", [8, 16], default=16, scope="run"),
+        ]
+    )
+
+
+def test_star_points_move_one_parameter_to_each_end_of_the_region() -> None:
+    space = _lora_space()
+    region = TrustRegion(Encoding(space), (2, 1, 1), radius=2)
+    star = axial_points(space, (2, 1, 1), region.contains, np.random.default_rng(0))
+    assert set(star[:2]) == {(0, 1, 1), (4, 1, 1)}  # lr to both ends in the region first
+    assert set(star[2:]) == {(2, 0, 1), (2, 2, 1)}  # then each other schedule; r left alone
+    unseen = axial_points(space, (2, 1, 1), lambda k: k != (4, 1, 1), np.random.default_rng(0))
+    assert (6, 1, 1) in unseen and (0, 1, 1) in unseen  # the farthest admissible level
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cycle_one_tries_both_ends_of_the_learning_rate_and_every_lora_shape(seed: int) -> None:
+    opt = QuboOptimizer(_lora_space(), solver="sa", seed=seed, n_initial=2)
+    design = [(p.params["lr"], p.params["r"]) for p in opt.ask_proposals(4)]
+    assert design[0] == (2e-4, 16)  # the defaults
+    assert {lr for lr, _ in design} >= {2e-5, 2e-3}  # as far as half the trust radius goes
+    assert {r for _, r in design} == {8, 16}
