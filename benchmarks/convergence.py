@@ -253,14 +253,14 @@ def print_task(task: str, result: dict[str, Any], seeds: list[int]) -> None:
     print(f"\n{task}: oracle = {grid['winner']} from a {grid['points']}-point grid over "
           f"{', '.join(grid['varied'])} ({cost})")  # fmt: skip
     cols = ("steps to (a) xB", "steps to (b) xB", "loss@B", "EM@B", "overhead")
-    print(f"{'method':<24}" + "".join(f"{c:<26}" for c in cols))
+    print(f"{'method':<34}" + "".join(f"{c:<26}" for c in cols))
     for method, row in result["methods"].items():
         per = [row["seeds"][s] for s in seeds]
         method = method + (" (reused)" if per[0].get("reused") else "")
         cells = [spread([p["steps_to_a"] for p in per]), spread([p["steps_to_b"] for p in per]),
                  spread([p["loss_at_B"] for p in per]), spread([p["em_at_B"] for p in per]),
                  f"{statistics.median(p['overhead'] for p in per):.2%}"]  # fmt: skip
-        print(f"{method:<24}" + "".join(f"{c:<26}" for c in cells))
+        print(f"{method:<34}" + "".join(f"{c:<26}" for c in cells))
     for suffix in ("", "-halving"):  # the QUBO loop against the others in the same loop
         qubo = result["methods"][f"qubo-sa{suffix}"]["seeds"]
         for rival in (f"random{suffix}", f"optuna-tpe{suffix}"):
