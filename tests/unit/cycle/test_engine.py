@@ -183,7 +183,7 @@ def test_a_restored_engine_reuses_only_the_proposers_proposals_beside_the_lineag
     live = CycleEngine(config(*overrides), BASELINE)
     run_cycle(live, [3.4, 3.2])  # the default loses: cycles 2 and 3 carry a lineage trial
     run_cycle(live, [3.19, 3.18, 3.3])
-    third, _ = run_cycle(live, [3.17, 3.16, 3.1])
+    third, _ = run_cycle(live, [3.17, 3.1, 3.16])  # a proposal wins: the lineage goes on beside
     assert third.trials[-1].metadata["source"] == "default-lineage"
     restored = CycleEngine(live.config, BASELINE, History_of(live.history.records))
     fourth = [untimed(t.to_dict()) for t in restored.plan().trials]  # a reusing cycle
