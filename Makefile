@@ -8,7 +8,7 @@ EXTRAS ?= dev,tpe,kfp,azure,ui,tensorboard
 LINTED := src tests scripts benchmarks components pipelines hatch_build.py
 AZURE_SDK_TESTS := $(shell grep -rl "pytest.mark.azure_sdk" tests --include="test_*.py" | sort)
 
-.PHONY: setup setup-unsloth-cpu setup-azurite demo test test-containers test-fast lint format assets clean
+.PHONY: setup setup-unsloth-cpu setup-azurite demo test test-containers test-full test-fast lint format assets clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,9 @@ demo: setup
 test: setup setup-unsloth-cpu setup-azurite
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q --durations=25 -m "not azure_sdk and not containers"
+	@# Two workers, a test file each at a time (module fixtures such as a reference run are
+	@# built once); every test holds one torch thread. The `full` variants: make test-full.
+	$(BIN)/python -m pytest -q --durations=25 -n 2 --dist loadfile -m "not azure_sdk and not containers and not full"
 	@# Each module that drives the Azure SDK's Qiskit backends runs in a process of its own:
 	@# after some other Qiskit work in the same process, building a Qiskit Target on a worker
 	@# thread segfaults (seen in CI, and every time with these modules in one process).
@@ -50,6 +52,10 @@ test: setup setup-unsloth-cpu setup-azurite
 # engine). Needs root for apt-get and dockerd, as CI has.
 test-containers: setup
 	BIN=$(BIN) bash scripts/test_containers.sh
+
+# The full count: every test of `make test` plus the `full` variants (tests/conftest.py).
+test-full: setup setup-unsloth-cpu setup-azurite
+	$(BIN)/python -m pytest -q --durations=25 -n 2 --dist loadfile -m "not azure_sdk and not containers"
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not containers"

@@ -60,3 +60,51 @@ def azurite():
 
     with running_azurite() as server:
         yield server
+
+
+# Variants whose kind CI already runs once; `make test-full` (and benchmarks/full_suite.py)
+# run them too. Each id names the test in CI that covers the same kind.
+_CONTROL = "tests/integration/test_control.py::"
+FULL_COUNT_ONLY = {
+    "tests/pipelines/test_kfp_local_halving.py::test_kfp_local_halving_matches_the_in_process_runner":
+        "tests/unit/steps/test_halving_steps.py and test_kfp_local.py's engine parity",
+    "tests/pipelines/test_kfp_local_control.py::test_a_paused_kfp_local_run_records_paused":
+        "test_kfp_local_control.py's stopped-then-resumed run",
+    "tests/pipelines/test_kfp_local_guided.py::test_a_guided_pipeline_run_without_a_decision_pauses_at_its_deadline":
+        "tests/integration/test_guided.py's deadline and the kfp.local guided run",
+    "tests/pipelines/test_strict_json.py::test_a_diverged_trial_leaves_only_strict_json":
+        "the strict parser test beside it and tests/faults' nan trial",
+    _CONTROL + "test_pause_then_sigkill_then_resume[azure_blob-pause-now]":
+        "the local pause-now and the azure_blob pause-after-trial variants",
+    _CONTROL + "test_pause_then_sigkill_then_resume[local-pause-after-trial]":
+        "the local pause-now and the azure_blob pause-after-trial variants",
+    _CONTROL + "test_sigkill_mid_trial_resumes_from_the_last_commit[azure_blob]":
+        "the local variant and tests/integration/test_blob_resume.py",
+    _CONTROL + "test_stops_are_graceful_and_resumable[azure_blob-ctrl-c twice-130]":
+        "the three local variants and azure_blob's sigterm",
+    _CONTROL + "test_stops_are_graceful_and_resumable[azure_blob-qtrain stop-0]":
+        "the three local variants and azure_blob's sigterm",
+    _CONTROL + "test_a_kill_during_the_final_export_resumes_to_the_export[azure_blob]":
+        "the local variant",
+    "tests/faults/test_faults.py::test_an_outside_fault_resumes_to_the_reference[sigkill]":
+        "tests/integration/test_control.py's sigkill",
+    "tests/faults/test_faults.py::test_an_outside_fault_resumes_to_the_reference[sigterm]":
+        "tests/integration/test_control.py's sigterm",
+    "tests/faults/test_faults.py::test_an_outside_fault_resumes_to_the_reference[sigint]":
+        "tests/integration/test_control.py's ctrl-c twice",
+    "tests/faults/test_storage_faults.py::test_a_storage_fault_ends_as_the_fault_free_run[blob-5xx-plan0]":
+        "the 5xx blip test and the blob-lost run",
+    "tests/integration/test_quantum_loop.py::test_proposers_drive_the_loop[tabu]":
+        "the sa and optuna-tpe variants and tests/unit/solvers",
+    "tests/integration/test_quantum_loop.py::test_proposers_drive_the_loop[random]":
+        "the sa and optuna-tpe variants and tests/unit/hpo",
+    "tests/integration/test_tiny_run.py::test_user_jsonl_trains_without_code_change[prompt_completion]":
+        "the messages variant and tests/unit/data",
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the variants in :data:`FULL_COUNT_ONLY` ``full`` (``make test`` leaves them out)."""
+    for item in items:
+        if item.nodeid in FULL_COUNT_ONLY:
+            item.add_marker(pytest.mark.full)

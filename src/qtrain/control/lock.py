@@ -5,7 +5,10 @@ second writer is refused while the owner is alive: on the same host its pid exis
 heartbeat is fresh, on another host the heartbeat is fresh. A lock whose owner died (killed,
 crashed, machine rebooted) is stale and is taken over. A heartbeat that cannot be written (a
 full disk, an I/O error) is kept for the run's own thread to raise (:meth:`raise_failure`):
-the machine's failure stops the run there, cleanly, rather than on a side thread.
+the machine's failure stops the run there, cleanly, rather than on a side thread. A heartbeat
+never writes over another owner's lock: an owner that stalled past the staleness limit (a
+suspended process, a frozen machine) and was taken over finds it lost (:attr:`RunLock.lost_to`)
+and stops without writing more.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ class RunLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failure: OSError | None = None
+        #: Who took the lock over after this owner went stale (it then writes nothing more).
+        self.lost_to: LockOwner | None = None
 
     def acquire(self) -> None:
         """Take the lock, or raise :class:`RunBusyError` naming the live owner."""
@@ -105,19 +110,29 @@ class RunLock:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        owner = read_owner(self.path)
-        if self._owner is not None and owner is not None and owner.pid == self._owner.pid:
+        if self._mine(read_owner(self.path)):
             self.path.unlink(missing_ok=True)
         self._owner = None
+
+    def _mine(self, owner: LockOwner | None) -> bool:
+        """Whether ``owner`` (read from the file) is this lock's holder."""
+        me = self._owner
+        return me is not None and owner is not None and (owner.pid, owner.host, owner.started) == (
+            me.pid, me.host, me.started,
+        )  # fmt: skip
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
             if self._owner is None:
                 return
-            self._owner = LockOwner(
-                self._owner.pid, self._owner.host, self._owner.started, time.time()
-            )
             try:
+                current = read_owner(self.path)
+                if current is not None and not self._mine(current):
+                    self.lost_to = current  # taken over while this process was stale
+                    return
+                self._owner = LockOwner(
+                    self._owner.pid, self._owner.host, self._owner.started, time.time()
+                )
                 write_json_atomic(self.path, asdict(self._owner))
             except OSError as exc:  # a side thread: the run's own thread raises it
                 if self.failure is None:
@@ -125,7 +140,14 @@ class RunLock:
                     self.failure.__cause__ = exc
 
     def raise_failure(self) -> None:
-        """Raise the error a heartbeat write met (once), naming the lock file."""
+        """Raise the error a heartbeat write met (once), naming the lock file; or
+        :class:`RunBusyError` once another process has taken the lock over."""
+        if (owner := self.lost_to) is not None:
+            raise RunBusyError(
+                f"{self.run}: process {owner.pid} on {owner.host} took over its lock while this "
+                f"process was stalled for over {STALE_AFTER_S:.0f} s; this process stops here "
+                "and writes nothing more to the run"
+            )
         failure, self.failure = self.failure, None
         if failure is not None:
             raise failure

@@ -71,3 +71,36 @@ def test_a_heartbeat_lost_during_the_final_export_stops_the_run(
     monkeypatch.undo()
     resumed = QuantumTrainingAgent(agent.config, resume=Path(agent.run_dir.root)).run()
     assert resumed["status"] == "completed" and resumed["best"] == report["best"]
+
+
+def test_a_run_whose_lock_was_taken_over_writes_nothing_more(
+    tiny_overrides: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that stalled past the lock's staleness limit, and whose run another process
+    took over meanwhile, stops at its next check and leaves the run to the new owner: no
+    report, no final status, the new owner's lock untouched."""
+    import time
+
+    from qtrain.control.lock import RunBusyError
+
+    agent = QuantumTrainingAgent(load_config(None, tiny_overrides))
+    real_export = agent._export
+    newcomer = {"pid": 4242, "host": "other-host", "started": time.time(), "heartbeat": time.time()}
+
+    def export_then_taken_over() -> dict[str, str]:
+        exports = real_export()
+        assert agent.lock is not None
+        agent.lock.path.write_text(json.dumps(newcomer), "utf-8")
+        deadline = time.monotonic() + 30
+        while agent.lock.lost_to is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return exports
+
+    monkeypatch.setattr(agent, "_export", export_then_taken_over)
+    with pytest.raises(RunBusyError, match="process 4242 on other-host took over its lock"):
+        agent.run()
+    root = Path(agent.run_dir.root)
+    assert not (root / "report.json").exists()
+    assert json.loads((root / "control" / "lock.json").read_text("utf-8")) == newcomer
+    status = json.loads((root / "control" / "status.json").read_text("utf-8"))
+    assert status["state"] == "exporting"  # as the run left it: the new owner writes the rest

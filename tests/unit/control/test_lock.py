@@ -84,3 +84,25 @@ def test_a_heartbeat_that_cannot_be_written_is_raised_by_the_runs_thread(
         monkeypatch.undo()
         lock.release()
     assert not (tmp_path / "lock.json").exists()
+
+
+def test_an_owner_taken_over_while_stalled_stops_and_leaves_the_new_lock(tmp_path: Path) -> None:
+    """A stalled owner whose lock another process took over never writes over the new lock."""
+    path = tmp_path / "lock.json"
+    stalled = RunLock(path, run="run r1", heartbeat_s=0.02)
+    stalled.acquire()
+    try:
+        stalled.raise_failure()  # still the owner: nothing to raise
+        now = time.time()
+        newcomer = {"pid": 4242, "host": "other-host", "started": now, "heartbeat": now}
+        path.write_text(json.dumps(newcomer), "utf-8")  # as a takeover of a stale lock writes it
+        deadline = time.monotonic() + 5
+        while stalled.lost_to is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)  # several heartbeats later
+        assert json.loads(path.read_text("utf-8")) == newcomer
+        with pytest.raises(RunBusyError, match="process 4242 on other-host took over its lock"):
+            stalled.raise_failure()
+    finally:
+        stalled.release()
+    assert json.loads(path.read_text("utf-8")) == newcomer  # release leaves it too
