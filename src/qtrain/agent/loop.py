@@ -277,11 +277,10 @@ class QuantumTrainingAgent:
     def _finish(self, status: str, exports: dict[str, str]) -> dict[str, Any]:
         """Record the final state, write the report, release the run (whatever happened)."""
         report: dict[str, Any] = {}
-        if self.lock is not None and self.lock.lost_to is not None:
-            return report  # another process took the run over: it writes, this one does not
+        lost = self.lock is not None and self.lock.lost_to is not None  # taken over: no writes
         if self.controller is not None:
-            self.controller.finish(status, self.stopped_because)
-        if self.run_dir is not None and self.events is not None:  # somewhere to report
+            self.controller.finish(status, self.stopped_because, record=not lost)
+        if self.run_dir is not None and self.events is not None and not lost:  # somewhere to report
             extra = {"exports": exports, "data": self.data.report if self.data else None}
             elapsed = time.perf_counter() - self._started
             outcome = RunOutcome(status, self.stopped_because, elapsed, extra=extra)

@@ -96,12 +96,16 @@ class RunController:
             if changed:
                 self.events.emit("state", state=state, reason=reason)
 
-    def finish(self, state: str, reason: str | None) -> None:
-        """The run's last state, after a ``control_checks`` event: how many safe-point checks
-        ran and how long they took together (the control plane's cost)."""
+    def finish(self, state: str, reason: str | None, record: bool = True) -> None:
+        """Stop watching for commands; then (``record``) the run's last state, after a
+        ``control_checks`` event: how many safe-point checks ran and how long they took
+        together (the control plane's cost). A run taken over by another process records
+        nothing (``record=False``): the run's files are the new owner's."""
         self._watch_stop.set()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
+        if not record:
+            return
         self.events.emit("control_checks", checks=self.checks, seconds=self.check_seconds)
         self.set_state(state, reason=reason)
 

@@ -83,6 +83,9 @@ def test_a_run_whose_lock_was_taken_over_writes_nothing_more(
 
     from qtrain.control.lock import RunBusyError
 
+    def events(root: Path) -> list[dict]:
+        return [json.loads(line) for line in (root / "events.jsonl").read_text().splitlines()]
+
     agent = QuantumTrainingAgent(load_config(None, tiny_overrides))
     real_export = agent._export
     newcomer = {"pid": 4242, "host": "other-host", "started": time.time(), "heartbeat": time.time()}
@@ -104,3 +107,5 @@ def test_a_run_whose_lock_was_taken_over_writes_nothing_more(
     assert json.loads((root / "control" / "lock.json").read_text("utf-8")) == newcomer
     status = json.loads((root / "control" / "status.json").read_text("utf-8"))
     assert status["state"] == "exporting"  # as the run left it: the new owner writes the rest
+    assert not [e for e in events(root) if e["type"] in ("control_checks", "run_end")]
+    assert agent.controller is not None and not agent.controller._watcher.is_alive()
