@@ -23,7 +23,7 @@ from qtrain.config.schema import RunConfig
 from qtrain.cycle.early_stopping import EarlyStopping, StopDecision
 from qtrain.cycle.lineage import default_params, lineage_trial, next_head
 from qtrain.cycle.objective import cycle_context, trial_objective
-from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, fix_run_scoped
+from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, fix_run_scoped, reuse
 from qtrain.cycle.replay import replay
 from qtrain.cycle.selection import IncumbentSelector
 from qtrain.cycle.state import RunState
@@ -131,16 +131,16 @@ class CycleEngine:
         """The next cycle's k hyperparameter sets (``history``: what the proposer is told).
 
         Every ``quantum.optimization_frequency`` cycles the proposer is asked again; in
-        between, the previous proposals are reused.
+        between, the previous proposals are reused, unless following the incumbent's
+        run-scoped values (the adapter's shape) would make two of them the same trial.
         """
         cycle = self.cycle + 1
         k = self.config.training.trials_per_cycle
         frequency = self.config.quantum.optimization_frequency
         if self._last_proposals and (cycle - 1) % frequency != 0:
-            return [
-                Proposal(dict(p.params), {**p.metadata, "reused": True})
-                for p in self._last_proposals
-            ]
+            reused = reuse(self._last_proposals, self.incumbent, self.config)
+            if reused is not None:  # None: two would be the same trial, so ask again
+                return reused
         start = time.perf_counter()
         told = self.concluded_records() if history is None else history
         proposals = self.proposer.propose(k, told, cycle)

@@ -46,8 +46,8 @@ def replay(
         if cycle > concluded:  # the open cycle: its finished trials wait for the rest
             pending = trials
             break
-        if (cycle - 1) % engine.config.quantum.optimization_frequency == 0:
-            asked = [r for r in trials if r.proposal.get("source") != LINEAGE_SOURCE]
+        asked = [r for r in trials if r.proposal.get("source") != LINEAGE_SOURCE]
+        if not any(r.proposal.get("reused") for r in asked):  # the proposer was asked
             proposals = [Proposal(dict(r.params), dict(r.proposal)) for r in asked]
         engine.decide(cycle, trials)
     return pending, proposals

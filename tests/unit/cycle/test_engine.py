@@ -213,3 +213,43 @@ def test_reconfigure_takes_qtrain_sets_settings() -> None:
     plan = engine.plan()
     assert {t.steps for t in plan.trials} == {7}
     assert engine.proposer.space.defaults()["training.learning_rate"] == new_default
+
+
+class ScriptedProposer:
+    """Cycle 1: the defaults at LoRA r 16 and r 8; later: a new learning rate each time."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    def propose(self, n: int, history: list[TrialRecord], cycle: int) -> list:
+        from qtrain.hpo.proposer import Proposal
+
+        self.asked.append(cycle)
+        base = {"training.learning_rate": 0.01, "training.lr_scheduler": "linear",
+                "training.warmup_ratio": 0.05, "model.lora.r": 16}  # fmt: skip
+        if cycle == 1:
+            return [Proposal(base, {}), Proposal({**base, "model.lora.r": 8}, {})]
+        return [Proposal({**base, "training.learning_rate": lr}, {}) for lr in (0.003, 0.006)]
+
+
+def test_reused_proposals_that_the_adapters_shape_makes_one_trial_are_asked_again() -> None:
+    """With optimization_frequency 3, cycle 2 would reuse cycle 1's proposals; once the
+    winner's LoRA r is fixed, two that differed only in r would be the same trial twice, so
+    the proposer is asked again, and cycle 3 reuses those (also after a restore)."""
+    overrides = ("quantum.optimization_frequency=3", "early_stopping.max_cycles=4")
+    proposer = ScriptedProposer()
+    live = CycleEngine(config(*overrides), BASELINE, proposer=proposer)
+    run_cycle(live, [3.0, 2.5])  # r 8 wins: the adapter's shape is r 8 from now on
+    second, _ = run_cycle(live, [2.4, 2.3])
+    assert proposer.asked == [1, 2]  # reusing would have trained r 8 at lr 1e-2 twice
+    assert [t.params["training.learning_rate"] for t in second.trials] == [0.003, 0.006]
+    assert {t.params["model.lora.r"] for t in second.trials} == {8}
+    again = ScriptedProposer()
+    restored = CycleEngine(live.config, BASELINE, History_of(live.history.records), proposer=again)
+    third = [untimed(t.to_dict()) for t in restored.plan().trials]
+    assert third == [untimed(t.to_dict()) for t in live.plan().trials]
+    assert proposer.asked == [1, 2] and again.asked == []  # cycle 3 reuses cycle 2's
+    assert [t["params"]["training.learning_rate"] for t in third] == [0.003, 0.006]
+    assert all(t["metadata"].get("reused") for t in third)
