@@ -9,6 +9,7 @@ during the final export) and finishes it with ``qtrain run --resume``.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -218,14 +219,18 @@ def test_bad_commands_are_one_line_and_the_run_goes_on(tmp_path: Path) -> None:
     assert after.returncode == 2 and "stopped, not running" in after.stderr
 
 
-def test_a_completed_run_is_not_resumed(tmp_path: Path, reference: dict[str, Any]) -> None:
+def test_a_completed_run_is_not_resumed(tmp_path: Path) -> None:
     proc = _start(tmp_path, "c")
-    proc.communicate(timeout=600)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-2000:]
+    files = [tmp_path / "c" / "report.json", ControlFolder.of(tmp_path / "c").status]
+    before = [f.read_bytes() for f in files]
     again = _resume(tmp_path, "c")
     assert again.returncode == 2 and "already completed" in again.stderr
-    assert "completed" in cli(tmp_path, "status", "c").stdout
-    listed = cli(tmp_path, "runs")
-    assert listed.returncode == 0 and "c" in listed.stdout and "completed" in listed.stdout
+    assert [f.read_bytes() for f in files] == before  # the refusal wrote nothing
+    assert cli(tmp_path, "status", "c").stdout.startswith("run c: completed")
+    listed = cli(tmp_path, "runs")  # (the temp folder's name, in the title, says "completed")
+    assert listed.returncode == 0 and re.search(r"│ c +│ completed +│ 2 ", listed.stdout)
 
 
 def test_set_extends_a_running_run(tmp_path: Path) -> None:

@@ -113,6 +113,7 @@ class QuantumTrainingAgent:
         control = ControlFolder.of(run_dir.root)
         self.lock = RunLock(control.lock, run=f"run {run_dir.run_id}")
         self.lock.acquire()
+        point = None if self.resume_dir is None else read_resume_point(run_dir, config)  # no write
         self.run_dir = run_dir
         self.events = events = EventLog(run_dir.events_file)
         for listener in self._listeners:
@@ -124,10 +125,9 @@ class QuantumTrainingAgent:
         self.store = store = open_store(config.storage, run_dir.checkpoints, run_dir.run_id)
         opened = open_run(config, events, validated, run_dir.data_dir)
         self.session, self.data = opened.session, opened.data
-        baseline, records, concluded, point = opened.baseline, [], None, None
+        baseline, records, concluded = opened.baseline, [], None
         sync = StoreSync(config, store, run_dir.run_id, events) if keeps_run_files(store) else None
-        if self.resume_dir is not None:  # qtrain run --resume: the run directory says where
-            point = read_resume_point(run_dir, config)
+        if point is not None:  # qtrain run --resume: the run directory says where
             baseline, records = point.baseline or baseline, point.records
             concluded = point.concluded
         elif sync is not None:  # storage.resume: continue from the store's history
@@ -277,10 +277,11 @@ class QuantumTrainingAgent:
     def _finish(self, status: str, exports: dict[str, str]) -> dict[str, Any]:
         """Record the final state, write the report, release the run (whatever happened)."""
         report: dict[str, Any] = {}
-        lost = self.lock is not None and self.lock.lost_to is not None  # taken over: no writes
+        taken_over = self.lock is not None and self.lock.lost_to is not None
+        keep = taken_over or (self.resume_dir is not None and self.engine is None)  # keep its files
         if self.controller is not None:
-            self.controller.finish(status, self.stopped_because, record=not lost)
-        if self.run_dir is not None and self.events is not None and not lost:  # somewhere to report
+            self.controller.finish(status, self.stopped_because, record=not keep)
+        if self.run_dir is not None and self.events is not None and not keep:  # somewhere to report
             extra = {"exports": exports, "data": self.data.report if self.data else None}
             elapsed = time.perf_counter() - self._started
             outcome = RunOutcome(status, self.stopped_because, elapsed, extra=extra)
