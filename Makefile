@@ -53,7 +53,7 @@ test: setup setup-unsloth-cpu setup-azurite
 test-containers: setup
 	BIN=$(BIN) bash scripts/test_containers.sh
 
-# The full count: every test of `make test` plus the `full` variants (tests/conftest.py).
+# The full count: `make test`'s main suite plus the `full` variants (tests/conftest.py).
 test-full: setup setup-unsloth-cpu setup-azurite
 	$(BIN)/python -m pytest -q --durations=25 -n 2 --dist loadfile -m "not azure_sdk and not containers"
 

@@ -269,6 +269,7 @@ class QuantumTrainingAgent:
             except Exception as exc:  # one bad proposal (e.g. OOM) must not end the run
                 record = trial.crash_record(exc)  # raises a user's or the machine's error
                 break
+        controller.run_machine_checks()  # e.g. the lock taken over meanwhile: record nothing
         hooks.clear_suspended(control)
         engine.trial_finished(record)
         controller.check("trial")

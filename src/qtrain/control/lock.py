@@ -8,7 +8,9 @@ full disk, an I/O error) is kept for the run's own thread to raise (:meth:`raise
 the machine's failure stops the run there, cleanly, rather than on a side thread. A heartbeat
 never writes over another owner's lock: an owner that stalled past the staleness limit (a
 suspended process, a frozen machine) and was taken over finds it lost (:attr:`RunLock.lost_to`)
-and stops without writing more.
+and stops at its next check. This narrows, and does not close, the window of two writers: a
+process that wakes inside a heartbeat's write, or mid-trial, can still write once before it
+notices.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ class RunLock:
         self._thread: threading.Thread | None = None
         self.failure: OSError | None = None
         #: Who took the lock over after this owner went stale (it then writes nothing more).
-        self.lost_to: LockOwner | None = None
+        self.lost_to: str | None = None
 
     def acquire(self) -> None:
         """Take the lock, or raise :class:`RunBusyError` naming the live owner."""
@@ -128,7 +130,10 @@ class RunLock:
             try:
                 current = read_owner(self.path)
                 if current is not None and not self._mine(current):
-                    self.lost_to = current  # taken over while this process was stale
+                    self.lost_to = f"process {current.pid} on {current.host}"  # while stalled
+                    return
+                if not self.path.exists():  # removed: taken over, or its new owner has ended
+                    self.lost_to = f"another process (it removed {self.path.name})"
                     return
                 self._owner = LockOwner(
                     self._owner.pid, self._owner.host, self._owner.started, time.time()
@@ -142,11 +147,11 @@ class RunLock:
     def raise_failure(self) -> None:
         """Raise the error a heartbeat write met (once), naming the lock file; or
         :class:`RunBusyError` once another process has taken the lock over."""
-        if (owner := self.lost_to) is not None:
+        if self.lost_to is not None:
             raise RunBusyError(
-                f"{self.run}: process {owner.pid} on {owner.host} took over its lock while this "
-                f"process was stalled for over {STALE_AFTER_S:.0f} s; this process stops here "
-                "and writes nothing more to the run"
+                f"{self.run}: {self.lost_to} took over its lock while this process was stalled "
+                f"for over {STALE_AFTER_S:.0f} s; this process stops here and records nothing "
+                "more of the run"
             )
         failure, self.failure = self.failure, None
         if failure is not None:

@@ -93,10 +93,10 @@ def test_a_run_whose_lock_was_taken_over_writes_nothing_more(
     def export_then_taken_over() -> dict[str, str]:
         exports = real_export()
         assert agent.lock is not None
-        agent.lock.path.write_text(json.dumps(newcomer), "utf-8")
         deadline = time.monotonic() + 30
         while agent.lock.lost_to is None and time.monotonic() < deadline:
-            time.sleep(0.1)
+            agent.lock.path.write_text(json.dumps(newcomer), "utf-8")  # (again: see test_lock)
+            time.sleep(0.5)
         return exports
 
     monkeypatch.setattr(agent, "_export", export_then_taken_over)

@@ -95,10 +95,12 @@ def test_an_owner_taken_over_while_stalled_stops_and_leaves_the_new_lock(tmp_pat
         stalled.raise_failure()  # still the owner: nothing to raise
         now = time.time()
         newcomer = {"pid": 4242, "host": "other-host", "started": now, "heartbeat": now}
-        path.write_text(json.dumps(newcomer), "utf-8")  # as a takeover of a stale lock writes it
         deadline = time.monotonic() + 5
         while stalled.lost_to is None and time.monotonic() < deadline:
-            time.sleep(0.02)
+            # as a takeover of a stale lock writes it; again, should a heartbeat that read the
+            # lock just before have replaced it (the window this narrows, not closes)
+            path.write_text(json.dumps(newcomer), "utf-8")
+            time.sleep(0.05)
         time.sleep(0.1)  # several heartbeats later
         assert json.loads(path.read_text("utf-8")) == newcomer
         with pytest.raises(RunBusyError, match="process 4242 on other-host took over its lock"):
@@ -106,3 +108,22 @@ def test_an_owner_taken_over_while_stalled_stops_and_leaves_the_new_lock(tmp_pat
     finally:
         stalled.release()
     assert json.loads(path.read_text("utf-8")) == newcomer  # release leaves it too
+
+
+def test_an_owner_whose_lock_was_removed_stops_and_does_not_recreate_it(tmp_path: Path) -> None:
+    """A removed lock means another process took the run over (or took it and ended)."""
+    path = tmp_path / "lock.json"
+    stalled = RunLock(path, run="run r1", heartbeat_s=0.02)
+    stalled.acquire()
+    try:
+        deadline = time.monotonic() + 5
+        while stalled.lost_to is None and time.monotonic() < deadline:
+            path.unlink(missing_ok=True)  # (again, should a heartbeat's write have recreated it)
+            time.sleep(0.05)
+        time.sleep(0.1)
+        assert not path.exists()
+        with pytest.raises(RunBusyError, match="another process .* took over its lock"):
+            stalled.raise_failure()
+    finally:
+        stalled.release()
+    assert not path.exists()

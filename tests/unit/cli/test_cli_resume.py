@@ -1,0 +1,42 @@
+"""``qtrain run --resume`` that fails before the run is restored: one line, files untouched."""
+
+import errno
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import qtrain.agent.loop as loop_module
+import qtrain.training.trial as trial_module
+from qtrain import QuantumTrainingAgent, load_config
+from qtrain.cli.app import app
+from qtrain.errors import QtrainError
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_resume_that_meets_a_full_disk_while_loading_says_so_and_keeps_the_files(
+    tiny_overrides: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(spec, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(trial_module, "run_trial", broken)
+    agent = QuantumTrainingAgent(load_config(None, tiny_overrides))
+    with pytest.raises(QtrainError, match="every trial of cycle 1 failed"):
+        agent.run()  # a failed run: resumable
+    root = Path(agent.run_dir.root)
+    kept = [root / "report.json", root / "history.jsonl"]
+    before = [path.read_bytes() for path in kept]
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(loop_module, "open_run", full_disk)
+    result = CliRunner().invoke(app, ["run", "--resume", str(root)])
+    assert result.exit_code == 75, result.output
+    assert "stopped:" in result.output and "No space left on device" in result.output
+    assert "as they were" in result.output and "Traceback" not in result.output
+    assert [path.read_bytes() for path in kept] == before
+    assert json.loads((root / "report.json").read_text())["status"] == "failed"
