@@ -24,7 +24,7 @@ from qtrain.cycle.early_stopping import EarlyStopping, StopDecision
 from qtrain.cycle.lineage import default_params, lineage_trial, next_head
 from qtrain.cycle.objective import cycle_context, trial_objective
 from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, fix_run_scoped, reuse
-from qtrain.cycle.replay import replay
+from qtrain.cycle.replay import asked_proposals, replay
 from qtrain.cycle.selection import IncumbentSelector
 from qtrain.cycle.state import RunState
 from qtrain.errors import AllTrialsFailedError, QtrainError
@@ -81,8 +81,8 @@ class CycleEngine:
         self.lineage: TrialRecord | None = None  # quantum.default_lineage: the defaults' head
         self._defaults = default_params(config) if config.quantum.default_lineage else None
         self._proposer = proposer
-        self._last_proposals: list[Proposal] = []
-        self.pending, self._last_proposals = replay(self, self.history.records, concluded)
+        self._last_proposals: list[Proposal] = []  # what a reusing cycle repeats (decide)
+        self.pending = replay(self, self.history.records, concluded)
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -147,7 +147,6 @@ class CycleEngine:
         elapsed = time.perf_counter() - start
         for p in proposals:
             p.metadata.setdefault("propose_seconds", round(elapsed, 4))
-        self._last_proposals = proposals
         return proposals
 
     def plan(self) -> CyclePlan:
@@ -292,5 +291,6 @@ class CycleEngine:
         self.decision = self.early_stopping.update(cycle_best.metrics[self.selector.metric])
         if self._defaults is not None:
             self.lineage = next_head(trials, self.lineage, self._defaults)
+        self._last_proposals = asked_proposals(trials) or self._last_proposals
         self.cycle = cycle
         return cycle_best, improved, self.decision

@@ -21,14 +21,19 @@ class Decider(Protocol):
         """Make a concluded cycle's decision again (no events, no store changes)."""
 
 
-def replay(
-    engine: Decider, records: list[TrialRecord], concluded: int | None
-) -> tuple[list[TrialRecord], list[Proposal]]:
-    """Re-make the decisions of the first ``concluded`` recorded cycles (default: all).
+def asked_proposals(trials: list[TrialRecord]) -> list[Proposal] | None:
+    """What a cycle that reuses proposals repeats of a concluded cycle's ``trials``: the
+    proposer's trials as they were trained (a guided decision included); None when the
+    cycle itself reused them (any of its proposer's trials is marked ``reused``)."""
+    asked = [r for r in trials if r.proposal.get("source") != LINEAGE_SOURCE]
+    if any(r.proposal.get("reused") for r in asked):
+        return None
+    return [Proposal(dict(r.params), dict(r.proposal)) for r in asked]
 
-    Returns the open cycle's finished trials (the engine's ``pending``) and the last asked
-    proposals (reused between ``quantum.optimization_frequency`` cycles).
-    """
+
+def replay(engine: Decider, records: list[TrialRecord], concluded: int | None) -> list[TrialRecord]:
+    """Re-make the decisions of the first ``concluded`` recorded cycles (default: all);
+    returns the open cycle's finished trials (the engine's ``pending``)."""
     cycles = sorted({r.cycle for r in records})
     last = cycles[-1] if cycles else 0
     concluded = last if concluded is None else concluded
@@ -38,7 +43,6 @@ def replay(
             "cannot restore the run"
         )
     pending: list[TrialRecord] = []
-    proposals: list[Proposal] = []
     for cycle in cycles:
         if cycle != engine.cycle + 1:
             raise QtrainError(f"history skips cycle {engine.cycle + 1}: cannot replay it")
@@ -46,8 +50,5 @@ def replay(
         if cycle > concluded:  # the open cycle: its finished trials wait for the rest
             pending = trials
             break
-        asked = [r for r in trials if r.proposal.get("source") != LINEAGE_SOURCE]
-        if not any(r.proposal.get("reused") for r in asked):  # the proposer was asked
-            proposals = [Proposal(dict(r.params), dict(r.proposal)) for r in asked]
         engine.decide(cycle, trials)
-    return pending, proposals
+    return pending

@@ -253,3 +253,30 @@ def test_reused_proposals_that_the_adapters_shape_makes_one_trial_are_asked_agai
     assert proposer.asked == [1, 2] and again.asked == []  # cycle 3 reuses cycle 2's
     assert [t["params"]["training.learning_rate"] for t in third] == [0.003, 0.006]
     assert all(t["metadata"].get("reused") for t in third)
+
+
+def test_a_reusing_cycle_repeats_what_was_trained_after_a_guided_change_restored_too() -> None:
+    """A person replaced a proposal in an asked cycle (guided mode): the next, reusing cycle
+    repeats the trained one, in the live engine and in one restored from the history (as
+    every pipeline step is); before, the live engine repeated the proposer's original."""
+    import dataclasses
+
+    overrides = ("quantum.optimization_frequency=3", "early_stopping.max_cycles=4")
+    live = CycleEngine(config(*overrides), BASELINE, proposer=ScriptedProposer())
+    live.open_cycle()
+    plan = live.plan()
+    chosen = {**plan.trials[1].params, "model.lora.r": 16, "training.learning_rate": 0.02}
+    trials = [plan.trials[0], dataclasses.replace(plan.trials[1], params=chosen,
+                                                  metadata={"source": "guided-edit"})]  # fmt: skip
+    plan = CyclePlan(plan.cycle, plan.start_checkpoint, trials)
+    records = finish(plan, [3.0, 2.5])
+    for trial, record in zip(plan.trials, records, strict=True):
+        live.trial_started(trial)
+        live.trial_finished(record)
+    live.conclude(plan, records)
+    restored = CycleEngine(live.config, BASELINE, History_of(live.history.records),
+                           proposer=ScriptedProposer())  # fmt: skip
+    second = [untimed(t.to_dict()) for t in restored.plan().trials]
+    assert second == [untimed(t.to_dict()) for t in live.plan().trials]
+    assert [t["params"]["training.learning_rate"] for t in second] == [0.01, 0.02]
+    assert all(t["metadata"].get("reused") for t in second)
