@@ -53,6 +53,24 @@ def tiny_config(tiny_overrides: list[str]):
     return load_config(None, tiny_overrides)
 
 
+@pytest.fixture
+def failed_run(tiny_overrides: list[str], monkeypatch: pytest.MonkeyPatch):
+    """The agent of a tiny run in which every trial crashed (``boom``): it ended ``failed``,
+    resumable. Trials keep crashing for the rest of the test."""
+    import qtrain.training.trial as trial_module
+    from qtrain import QuantumTrainingAgent, load_config
+    from qtrain.errors import QtrainError
+
+    def broken(spec, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(trial_module, "run_trial", broken)
+    agent = QuantumTrainingAgent(load_config(None, tiny_overrides))
+    with pytest.raises(QtrainError, match="every trial of cycle 1 failed"):
+        agent.run()
+    return agent
+
+
 @pytest.fixture(scope="session")
 def azurite():
     """A running Azurite blob service on 127.0.0.1 for the whole session (see support/azurite)."""

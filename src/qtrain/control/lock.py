@@ -20,7 +20,7 @@ import os
 import socket
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from qtrain.errors import QtrainError
@@ -135,9 +135,7 @@ class RunLock:
                 if not self.path.exists():  # removed: taken over, or its new owner has ended
                     self.lost_to = f"another process (it removed {self.path.name})"
                     return
-                self._owner = LockOwner(
-                    self._owner.pid, self._owner.host, self._owner.started, time.time()
-                )
+                self._owner = replace(self._owner, heartbeat=time.time())
                 write_json_atomic(self.path, asdict(self._owner))
             except OSError as exc:  # a side thread: the run's own thread raises it
                 if self.failure is None:

@@ -23,8 +23,9 @@ from qtrain.config.schema import RunConfig
 from qtrain.cycle.early_stopping import EarlyStopping, StopDecision
 from qtrain.cycle.lineage import default_params, lineage_trial, next_head
 from qtrain.cycle.objective import cycle_context, trial_objective
-from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, fix_run_scoped, reuse
-from qtrain.cycle.replay import asked_proposals, replay
+from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, fix_run_scoped
+from qtrain.cycle.replay import replay
+from qtrain.cycle.reuse import asked_proposals, reuse
 from qtrain.cycle.selection import IncumbentSelector
 from qtrain.cycle.state import RunState
 from qtrain.errors import AllTrialsFailedError, QtrainError

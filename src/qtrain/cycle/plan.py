@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -146,21 +145,6 @@ def fix_run_scoped(
         if spec.scope == "run" and name in incumbent.params
     }
     return [Proposal({**p.params, **run_scoped}, p.metadata) for p in proposals]
-
-
-def reuse(
-    proposals: list[Proposal], incumbent: TrialRecord | None, config: RunConfig
-) -> list[Proposal] | None:
-    """``proposals`` again (marked ``reused``) for a cycle that does not ask the proposer;
-    None when following the incumbent's run-scoped values (:func:`fix_run_scoped`) would
-    make two of them the same trial."""
-    reused = [Proposal(dict(p.params), {**p.metadata, "reused": True}) for p in proposals]
-
-    def distinct(group: list[Proposal]) -> int:
-        return len({json.dumps(p.params, sort_keys=True, default=str) for p in group})
-
-    fixed = fix_run_scoped(reused, incumbent, config)
-    return reused if distinct(fixed) == distinct(reused) else None
 
 
 def best_rung(plan: CyclePlan, rung_losses: dict[int, float]) -> TrialPlan:

@@ -4,31 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from qtrain.config.schema import RunConfig
-from qtrain.cycle.lineage import LINEAGE_SOURCE
 from qtrain.errors import QtrainError
 from qtrain.history import TrialRecord
-from qtrain.hpo.proposer import Proposal
 
 
 class Decider(Protocol):
-    """What replaying needs of the engine: its config, its cycle and its decision step."""
+    """What replaying needs of the engine: its cycle and its decision step."""
 
-    config: RunConfig
     cycle: int
 
     def decide(self, cycle: int, trials: list[TrialRecord]) -> Any:
         """Make a concluded cycle's decision again (no events, no store changes)."""
-
-
-def asked_proposals(trials: list[TrialRecord]) -> list[Proposal] | None:
-    """What a cycle that reuses proposals repeats of a concluded cycle's ``trials``: the
-    proposer's trials as they were trained (a guided decision included); None when the
-    cycle itself reused them (any of its proposer's trials is marked ``reused``)."""
-    asked = [r for r in trials if r.proposal.get("source") != LINEAGE_SOURCE]
-    if any(r.proposal.get("reused") for r in asked):
-        return None
-    return [Proposal(dict(r.params), dict(r.proposal)) for r in asked]
 
 
 def replay(engine: Decider, records: list[TrialRecord], concluded: int | None) -> list[TrialRecord]:

@@ -8,25 +8,16 @@ import pytest
 from typer.testing import CliRunner
 
 import qtrain.agent.loop as loop_module
-import qtrain.training.trial as trial_module
-from qtrain import QuantumTrainingAgent, load_config
+from qtrain import QuantumTrainingAgent
 from qtrain.cli.app import app
-from qtrain.errors import QtrainError
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_resume_that_meets_a_full_disk_while_loading_says_so_and_keeps_the_files(
-    tiny_overrides: list[str], monkeypatch: pytest.MonkeyPatch
+    failed_run: QuantumTrainingAgent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(spec, *args, **kwargs):
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(trial_module, "run_trial", broken)
-    agent = QuantumTrainingAgent(load_config(None, tiny_overrides))
-    with pytest.raises(QtrainError, match="every trial of cycle 1 failed"):
-        agent.run()  # a failed run: resumable
-    root = Path(agent.run_dir.root)
+    root = Path(failed_run.run_dir.root)  # a failed run: resumable
     kept = [root / "report.json", root / "history.jsonl"]
     before = [path.read_bytes() for path in kept]
 
