@@ -205,9 +205,8 @@ class QuantumTrainingAgent:
         return result.metrics
 
     def run(self) -> dict[str, Any]:
-        """Cycle until early stopping fires (or a stop), export the best checkpoint, write the
-        reports. A stop (``qtrain stop``, Ctrl-C, SIGTERM) leaves the run resumable; its exit
-        code is :attr:`exit_code`."""
+        """Cycle until early stopping or a stop, export the best checkpoint, write the reports.
+        A stop (``qtrain stop``, Ctrl-C, SIGTERM) leaves it resumable; see :attr:`exit_code`."""
         status, exports = "failed", {}
         try:
             self.initialize_training()
@@ -249,9 +248,8 @@ class QuantumTrainingAgent:
         if rung is None:
             engine.trial_started(trial)
         resume = hooks.suspended_segment(control, trial.cycle, trial.trial)
-        controller.progress(
-            cycle=trial.cycle, trial=trial.trial, step=resume.steps if resume else 0
-        )
+        step = resume.steps if resume else 0
+        controller.progress(cycle=trial.cycle, trial=trial.trial, step=step)
         callbacks = [
             EventCallback(events, trial.cycle, trial.trial, trial.steps),
             hooks.ControlCallback(controller, trial.cycle, trial.trial, trial.steps),
@@ -278,17 +276,19 @@ class QuantumTrainingAgent:
     def _finish(self, status: str, exports: dict[str, str]) -> dict[str, Any]:
         """Record the final state, write the report, release the run (whatever happened)."""
         report: dict[str, Any] = {}
-        taken_over = self.lock is not None and self.lock.lost_to is not None
-        keep = taken_over or (self.resume_dir is not None and self.engine is None)  # keep its files
-        if self.controller is not None:
-            self.controller.finish(status, self.stopped_because, record=not keep)
-        if self.run_dir is not None and self.events is not None and not keep:  # somewhere to report
-            extra = {"exports": exports, "data": self.data.report if self.data else None}
-            elapsed = time.perf_counter() - self._started
-            outcome = RunOutcome(status, self.stopped_because, elapsed, extra=extra)
-            report = finish_run(self.engine, self.config, self.run_dir, self.events, outcome)
-        if self.lock is not None:
-            self.lock.release()
+        taken_over = self.lock is not None and self.lock.lost_to is not None  # its files: not ours
+        unrestored = self.resume_dir is not None and self.engine is None  # keep the run's report
+        try:
+            if self.controller is not None:  # a resume that failed loading: its status says why
+                self.controller.finish(status, self.stopped_because, record=not taken_over)
+            if self.run_dir and self.events is not None and not (taken_over or unrestored):
+                extra = {"exports": exports, "data": self.data.report if self.data else None}
+                elapsed = time.perf_counter() - self._started
+                outcome = RunOutcome(status, self.stopped_because, elapsed, extra=extra)
+                report = finish_run(self.engine, self.config, self.run_dir, self.events, outcome)
+        finally:  # a failed write must not leave the run locked
+            if self.lock is not None:
+                self.lock.release()
         return report
 
     def _export(self) -> dict[str, str]:

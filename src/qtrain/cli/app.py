@@ -110,8 +110,9 @@ def run(
     if not report and agent is not None:  # a resume that never restored the run, a takeover
         lost = agent.lock is not None and agent.lock.lost_to
         why = f"{lost} took over the run" if lost else agent.stopped_because
-        console.print(f"[bold red]stopped:[/] {escape(str(why))}; the run's files are as they "
-                      "were", highlight=False, soft_wrap=True)  # fmt: skip
+        kept = "the run's report, history and checkpoints are as they were"
+        console.print(f"[bold red]stopped:[/] {escape(str(why))}; {kept}", highlight=False,
+                      soft_wrap=True)  # fmt: skip
         raise SystemExit(agent.exit_code or (2 if lost else 1))
     _print_report(report)
     if agent is not None and agent.exit_code:

@@ -1,4 +1,5 @@
-"""``qtrain run --resume`` that fails before the run is restored: one line, files untouched."""
+"""``qtrain run --resume`` that fails before the run is restored: one line, the report
+untouched, the status saying why, the run released."""
 
 import errno
 import json
@@ -10,6 +11,8 @@ from typer.testing import CliRunner
 import qtrain.agent.loop as loop_module
 from qtrain import QuantumTrainingAgent
 from qtrain.cli.app import app
+from qtrain.control import ControlFolder, RunLock
+from qtrain.control.status import read_status
 
 pytestmark = pytest.mark.slow
 
@@ -31,3 +34,29 @@ def test_a_resume_that_meets_a_full_disk_while_loading_says_so_and_keeps_the_fil
     assert "as they were" in result.output and "Traceback" not in result.output
     assert [path.read_bytes() for path in kept] == before
     assert json.loads((root / "report.json").read_text())["status"] == "failed"
+    # the status says why this attempt stopped (not "starting"), and the run is free again
+    status = read_status(ControlFolder.of(root))
+    assert status is not None and status.state == "stopped"
+    assert "No space left on device" in (status.reason or "")
+    lock = RunLock(ControlFolder.of(root).lock, run="the test")
+    lock.acquire()  # not RunBusyError: the failed attempt let go of the run
+    lock.release()
+
+
+def test_a_resume_whose_status_write_fails_still_releases_the_run(
+    failed_run: QuantumTrainingAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qtrain.control.controller as controller_module
+
+    root = Path(failed_run.run_dir.root)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(loop_module, "open_run", full_disk)
+    monkeypatch.setattr(controller_module.RunController, "finish", full_disk)
+    result = CliRunner().invoke(app, ["run", "--resume", str(root)])
+    assert isinstance(result.exception, OSError)  # main() prints it as one line, exit 75
+    lock = RunLock(ControlFolder.of(root).lock, run="the test")
+    lock.acquire()  # not RunBusyError: the failed attempt let go of the run
+    lock.release()
