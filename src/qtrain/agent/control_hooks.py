@@ -1,6 +1,6 @@
 """Where the in-process runner meets its control plane: the trainer callback that checks
-the command channel after every optimizer step, the signal handlers, and the suspended
-trial's saved trainer state.
+the command channel after every optimizer step, the run lock's checks, the signal handlers,
+and the suspended trial's saved trainer state.
 
 Signals (documented in docs/control.md): the first Ctrl-C (SIGINT) or a SIGTERM asks for a
 graceful stop, like ``qtrain stop`` (the running trial is saved mid-way, the report says
@@ -19,7 +19,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from qtrain.control import RunController
+from qtrain.control import RunController, RunLock
 from qtrain.control.folder import ControlFolder
 from qtrain.cycle import TrialPlan
 from qtrain.events import EventLog
@@ -44,6 +44,14 @@ class ControlCallback(TrainerCallback):
         if self.controller.check("step") == "suspend":
             control.should_save = True
             control.should_training_stop = True
+
+
+def guard_with_lock(controller: RunController, lock: RunLock) -> None:
+    """The run goes on only while it holds ``lock``: every safe point raises what the lock's
+    heartbeat met (a failed write, a takeover), and the command watcher reads commands only
+    while the lock is still this process's."""
+    controller.machine_checks.append(lock.raise_failure)
+    controller.owns_run = lock.holds
 
 
 @contextmanager

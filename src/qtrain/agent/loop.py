@@ -120,7 +120,7 @@ class QuantumTrainingAgent:
             events.subscribe(listener)
         status = RunStatus("starting", run_dir.run_id, max_cycles=config.early_stopping.max_cycles)
         self.controller = RunController(control, events, status, partial(check_settings, self))
-        self.controller.machine_checks.append(self.lock.raise_failure)
+        hooks.guard_with_lock(self.controller, self.lock)
         events.emit("run_start", run_id=run_dir.run_id, run_dir=run_dir.root)
         self.store = store = open_store(config.storage, run_dir.checkpoints, run_dir.run_id)
         opened = open_run(config, events, validated, run_dir.data_dir)

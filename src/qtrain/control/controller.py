@@ -82,6 +82,9 @@ class RunController:
         self._watch_failure: OSError | None = None
         #: Called at every safe point; each raises the machine's failure met on a side thread.
         self.machine_checks: list[Callable[[], None]] = []
+        #: Whether this process still owns the run (its lock): the watcher reads commands
+        #: only while it does, so a stalled process never acknowledges a new owner's commands.
+        self.owns_run: Callable[[], bool] = lambda: True
         write_status(folder, status)
         events.emit("state", state=status.state, reason=status.reason)
 
@@ -202,6 +205,8 @@ class RunController:
 
         def loop() -> None:
             while not self._watch_stop.wait(interval):
+                if not self.owns_run():  # taken over: the run's thread raises at its next check
+                    return
                 try:
                     self.poll()
                 except OSError as exc:  # not on a side thread: see run_machine_checks

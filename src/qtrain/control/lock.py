@@ -123,17 +123,24 @@ class RunLock:
             me.pid, me.host, me.started,
         )  # fmt: skip
 
+    def holds(self) -> bool:
+        """Whether this process still holds the lock, read from the file; once another
+        process took it over (or removed it: taken over, or its new owner has ended) it says
+        who in :attr:`lost_to`, and False from then on."""
+        if self.lost_to is None and self._owner is not None:
+            current = read_owner(self.path)
+            if current is not None and not self._mine(current):
+                self.lost_to = f"process {current.pid} on {current.host}"  # while stalled
+            elif current is None and not self.path.exists():
+                self.lost_to = f"another process (it removed {self.path.name})"
+        return self.lost_to is None and self._owner is not None
+
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
             if self._owner is None:
                 return
             try:
-                current = read_owner(self.path)
-                if current is not None and not self._mine(current):
-                    self.lost_to = f"process {current.pid} on {current.host}"  # while stalled
-                    return
-                if not self.path.exists():  # removed: taken over, or its new owner has ended
-                    self.lost_to = f"another process (it removed {self.path.name})"
+                if not self.holds():
                     return
                 self._owner = replace(self._owner, heartbeat=time.time())
                 write_json_atomic(self.path, asdict(self._owner))

@@ -217,3 +217,40 @@ def test_an_io_error_on_the_watcher_thread_is_raised_by_the_run(
         controller.check("step")
     monkeypatch.setattr(controller.channel, "receive", list)  # the disk is back
     assert controller.check("step") == "continue"  # raised once
+
+
+def test_a_taken_over_runs_watcher_leaves_the_new_owners_commands_alone(tmp_path: Path) -> None:
+    """A process that stalled past the lock's staleness and was taken over must not
+    acknowledge the commands sent to the new owner when it wakes, nor go on running."""
+    import json
+
+    from qtrain.agent.control_hooks import guard_with_lock
+    from qtrain.control.lock import RunBusyError, RunLock
+
+    controller, channel = _controller(tmp_path)
+    lock = RunLock(tmp_path / "control" / "lock.json", run="run r", heartbeat_s=60)
+    lock.acquire()  # its heartbeat will not beat during the test: only the watcher looks
+    try:
+        guard_with_lock(controller, lock)
+        channel.send("pause", after="cycle")
+        controller.watch(interval=0.01)
+        deadline = time.monotonic() + 5
+        while not _acks(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _acks(tmp_path) == [("pause", "accepted")]  # still the owner: acknowledged
+        now = time.time()
+        newcomer = {"pid": 4242, "host": "other-host", "started": now, "heartbeat": now}
+        lock.path.write_text(json.dumps(newcomer), "utf-8")  # the takeover
+        assert controller._watcher is not None
+        controller._watcher.join(timeout=5)
+        assert not controller._watcher.is_alive()
+        channel.send("stop")  # the new owner's
+        time.sleep(0.1)
+        assert _acks(tmp_path) == [("pause", "accepted")]
+        assert lock.lost_to == "process 4242 on other-host"
+        with pytest.raises(RunBusyError, match="took over its lock"):
+            controller.check("step")
+    finally:
+        controller.finish("stopped", None, record=False)
+        lock.release()
+    assert json.loads(lock.path.read_text("utf-8")) == newcomer
