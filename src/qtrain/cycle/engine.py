@@ -23,7 +23,7 @@ from qtrain.config.schema import RunConfig
 from qtrain.cycle.early_stopping import EarlyStopping, StopDecision
 from qtrain.cycle.lineage import default_params, lineage_trial, next_head
 from qtrain.cycle.objective import cycle_context, trial_objective
-from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, fix_run_scoped
+from qtrain.cycle.plan import CyclePlan, CycleResult, TrialPlan, best_rung, distinct_run_scoped
 from qtrain.cycle.replay import replay
 from qtrain.cycle.reuse import asked_proposals, reuse
 from qtrain.cycle.selection import IncumbentSelector
@@ -151,13 +151,15 @@ class CycleEngine:
         return proposals
 
     def plan(self) -> CyclePlan:
-        """Plan the next cycle: its trials, from the incumbent, run-scoped values kept fixed."""
+        """Plan the next cycle: its trials, from the incumbent, run-scoped values kept fixed (no
+        two the same trial)."""
         cycle, start = self.cycle + 1, self.start_checkpoint
         steps, rung = self.config.training.steps_per_cycle, self.config.training.rung_steps
         rung = rung if rung and self.config.training.trials_per_cycle > 1 else None
+        proposals = distinct_run_scoped(self.propose(), self.incumbent, self.config)
         trials = [
             TrialPlan(cycle, index, p.params, p.metadata, start, steps, rung)
-            for index, p in enumerate(fix_run_scoped(self.propose(), self.incumbent, self.config))
+            for index, p in enumerate(proposals)
         ]
         if self._defaults is not None:
             extra = lineage_trial(trials, self.lineage, self._defaults, self.proposer_name)
@@ -221,7 +223,7 @@ class CycleEngine:
         rejected some); empty when the proposer has no others (``fixed``)."""
         if not isinstance(self.proposer, OptimizerProposer):
             return []
-        return fix_run_scoped(self.proposer.more(count), self.incumbent, self.config)
+        return distinct_run_scoped(self.proposer.more(count), self.incumbent, self.config)
 
     def reconfigure(self, config: RunConfig) -> None:
         """Take changed settings (``qtrain set``): early stopping's limits, the steps of the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -145,6 +146,28 @@ def fix_run_scoped(
         if spec.scope == "run" and name in incumbent.params
     }
     return [Proposal({**p.params, **run_scoped}, p.metadata) for p in proposals]
+
+
+def without_duplicates(proposals: list[Proposal]) -> list[Proposal]:
+    """``proposals`` less any with the same values as one before it: from the same start
+    two such proposals are the same trial (a proposer that leaves run-scoped values free
+    gets them made equal by :func:`fix_run_scoped`)."""
+    seen: set[str] = set()
+    kept = []
+    for proposal in proposals:
+        key = json.dumps(proposal.params, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            kept.append(proposal)
+    return kept
+
+
+def distinct_run_scoped(
+    proposals: list[Proposal], incumbent: TrialRecord | None, config: RunConfig
+) -> list[Proposal]:
+    """What a cycle trains of ``proposals``: run-scoped values following the incumbent
+    (:func:`fix_run_scoped`), then no two the same trial (:func:`without_duplicates`)."""
+    return without_duplicates(fix_run_scoped(proposals, incumbent, config))
 
 
 def best_rung(plan: CyclePlan, rung_losses: dict[int, float]) -> TrialPlan:

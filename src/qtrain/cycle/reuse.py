@@ -9,11 +9,9 @@ repeat from :func:`asked_proposals` of each concluded cycle, so they agree.
 
 from __future__ import annotations
 
-import json
-
 from qtrain.config.schema import RunConfig
 from qtrain.cycle.lineage import LINEAGE_SOURCE
-from qtrain.cycle.plan import fix_run_scoped
+from qtrain.cycle.plan import fix_run_scoped, without_duplicates
 from qtrain.history import TrialRecord
 from qtrain.hpo.proposer import Proposal
 
@@ -35,9 +33,5 @@ def reuse(
     None when following the incumbent's run-scoped values (:func:`fix_run_scoped`) would
     make two of them the same trial."""
     reused = [Proposal(dict(p.params), {**p.metadata, "reused": True}) for p in proposals]
-
-    def distinct(group: list[Proposal]) -> int:
-        return len({json.dumps(p.params, sort_keys=True, default=str) for p in group})
-
     fixed = fix_run_scoped(reused, incumbent, config)
-    return reused if distinct(fixed) == distinct(reused) else None
+    return reused if len(without_duplicates(fixed)) == len(without_duplicates(reused)) else None

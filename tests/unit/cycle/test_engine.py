@@ -255,6 +255,24 @@ def test_reused_proposals_that_the_adapters_shape_makes_one_trial_are_asked_agai
     assert all(t["metadata"].get("reused") for t in third)
 
 
+class ShapeBlindProposer(ScriptedProposer):
+    """Proposes cycle 1's two LoRA shapes in every cycle (it ignores run scope)."""
+
+    def propose(self, n: int, history: list[TrialRecord], cycle: int) -> list:
+        return super().propose(n, history, 1)
+
+
+def test_an_asked_cycle_trains_proposals_that_the_adapters_shape_makes_equal_once() -> None:
+    """A proposer that leaves the run-scoped LoRA r free proposes r 16 and r 8 again in cycle
+    2; with r fixed to the incumbent's they are one trial, and it is trained once."""
+    engine = CycleEngine(config(), BASELINE, proposer=ShapeBlindProposer())
+    first, _ = run_cycle(engine, [3.0, 2.5])
+    assert len(first.trials) == 2
+    second = engine.plan()
+    assert [t.params["model.lora.r"] for t in second.trials] == [8]
+    assert second.trials[0].params["training.learning_rate"] == 0.01
+
+
 def test_a_reusing_cycle_repeats_what_was_trained_after_a_guided_change_restored_too() -> None:
     """A person replaced a proposal in an asked cycle (guided mode): the next, reusing cycle
     repeats the trained one, in the live engine and in one restored from the history (as
