@@ -47,10 +47,16 @@ class ControlCallback(TrainerCallback):
 
 
 def guard_with_lock(controller: RunController, lock: RunLock) -> None:
-    """The run goes on only while it holds ``lock``: every safe point raises what the lock's
-    heartbeat met (a failed write, a takeover), and the command watcher reads commands only
-    while the lock is still this process's."""
-    controller.machine_checks.append(lock.raise_failure)
+    """The run goes on only while it holds ``lock``: every safe point reads the lock (a
+    process that wakes from a stall sees a takeover before it reads or acknowledges a
+    command) and raises what the heartbeat met (a failed write); the command watcher reads
+    commands only while the lock is still this process's."""
+
+    def check_lock() -> None:
+        lock.holds()  # sets lock.lost_to on a takeover, which raise_failure raises
+        lock.raise_failure()
+
+    controller.machine_checks.append(check_lock)
     controller.owns_run = lock.holds
 
 
@@ -82,6 +88,17 @@ def stop_on_signals(controller: RunController) -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextmanager
+def best_effort(when: bool) -> Iterator[None]:
+    """``when``, an OS error inside is ignored: a record that must not hide, by failing on
+    the same full disk, why the run stopped."""
+    try:
+        yield
+    except OSError:
+        if not when:
+            raise
 
 
 @contextmanager

@@ -65,7 +65,7 @@ def decide_plan(agent: Runner, plan: CyclePlan) -> CyclePlan:
             folder.decision.unlink(missing_ok=True)
             controller.set_state("running")
             return plan
-        fresh = engine.repropose(len(shared.slots(plan, command.args)))
+        fresh = shared.repropose(engine, plan, command.args)
         if len(fresh) < len(shared.slots(plan, command.args)):
             controller.acknowledge(command, "rejected", reason="the proposer has no other points")
             continue

@@ -277,10 +277,11 @@ class QuantumTrainingAgent:
         """Record the final state, write the report, release the run (whatever happened)."""
         report: dict[str, Any] = {}
         taken_over = self.lock is not None and self.lock.lost_to is not None  # its files: not ours
-        unrestored = self.resume_dir is not None and self.engine is None  # keep the run's report
+        unrestored = self.resume_dir is not None and self.engine is None  # keep its report
         try:
             if self.controller is not None:  # a resume that failed loading: its status says why
-                self.controller.finish(status, self.stopped_because, record=not taken_over)
+                with hooks.best_effort(unrestored):  # if it can: the why matters more
+                    self.controller.finish(status, self.stopped_because, record=not taken_over)
             if self.run_dir and self.events is not None and not (taken_over or unrestored):
                 extra = {"exports": exports, "data": self.data.report if self.data else None}
                 elapsed = time.perf_counter() - self._started
@@ -292,8 +293,7 @@ class QuantumTrainingAgent:
         return report
 
     def _export(self) -> dict[str, str]:
-        incumbent = self.incumbent
-        if incumbent is None or incumbent.checkpoint is None:
+        if (incumbent := self.incumbent) is None or incumbent.checkpoint is None:
             return {}
         assert self.store is not None and self.run_dir is not None and self.events is not None
         path = self.store.materialize(incumbent.checkpoint)

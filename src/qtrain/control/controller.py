@@ -205,9 +205,9 @@ class RunController:
 
         def loop() -> None:
             while not self._watch_stop.wait(interval):
-                if not self.owns_run():  # taken over: the run's thread raises at its next check
-                    return
                 try:
+                    if not self.owns_run():  # taken over: the run's thread raises at its check
+                        return
                     self.poll()
                 except OSError as exc:  # not on a side thread: see run_machine_checks
                     self._watch_failure = exc

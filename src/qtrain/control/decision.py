@@ -19,7 +19,8 @@ from typing import Any
 from qtrain.config.schema import RunConfig
 from qtrain.control.channel import Command
 from qtrain.control.settings import parse_value
-from qtrain.cycle import CyclePlan
+from qtrain.cycle import CycleEngine, CyclePlan
+from qtrain.cycle.plan import fresh_proposals
 from qtrain.errors import ConfigError
 from qtrain.hpo.proposer import Proposal
 from qtrain.rundir import write_json_atomic
@@ -45,6 +46,20 @@ def slots(plan: CyclePlan, args: dict[str, Any]) -> list[int]:
     """The plan indices a decision's ``trials`` name (none: every trial)."""
     wanted = args.get("trials") or [t.trial for t in plan.trials]
     return [i for i, t in enumerate(plan.trials) if t.trial in wanted]
+
+
+def repropose(engine: CycleEngine, plan: CyclePlan, args: dict[str, Any]) -> list[Proposal]:
+    """New proposals for the trials a ``reject`` names: none asked before, none the same
+    trial as another or as a trial that stays; fewer when the proposer has no others
+    (``fixed`` and the baselines: none)."""
+    from qtrain.hpo.loop_proposer import OptimizerProposer
+
+    rejected = slots(plan, args)
+    if not isinstance(engine.proposer, OptimizerProposer):
+        return []
+    beside = [t.params for i, t in enumerate(plan.trials) if i not in rejected]
+    more = engine.proposer.more
+    return fresh_proposals(more, len(rejected), beside, engine.incumbent, engine.config)
 
 
 def check(

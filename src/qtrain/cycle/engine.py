@@ -218,13 +218,6 @@ class CycleEngine:
         )
         return winner
 
-    def repropose(self, count: int) -> list[Proposal]:
-        """``count`` new proposals for the open cycle, none asked before (guided mode: a person
-        rejected some); empty when the proposer has no others (``fixed``)."""
-        if not isinstance(self.proposer, OptimizerProposer):
-            return []
-        return distinct_run_scoped(self.proposer.more(count), self.incumbent, self.config)
-
     def reconfigure(self, config: RunConfig) -> None:
         """Take changed settings (``qtrain set``): early stopping's limits, the steps of the
         next cycles, and the search space's defaults (the lineage's and the proposer's)."""

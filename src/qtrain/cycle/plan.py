@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -155,11 +156,41 @@ def without_duplicates(proposals: list[Proposal]) -> list[Proposal]:
     seen: set[str] = set()
     kept = []
     for proposal in proposals:
-        key = json.dumps(proposal.params, sort_keys=True, default=str)
-        if key not in seen:
+        if (key := _trial_key(proposal.params)) not in seen:
             seen.add(key)
             kept.append(proposal)
     return kept
+
+
+def fresh_proposals(
+    more: Callable[[int], list[Proposal]],
+    count: int,
+    beside: list[dict[str, Any]],
+    incumbent: TrialRecord | None,
+    config: RunConfig,
+    tries: int = 10,
+) -> list[Proposal]:
+    """``count`` new proposals from ``more`` (a proposer's points not asked before), each a
+    trial of its own: run-scoped values follow the incumbent, and none is the same trial as
+    another or as ``beside`` (the values of the trials that stay). Fewer only when the
+    proposer runs out (or ``tries`` asks did not find enough)."""
+    taken = {_trial_key(params) for params in beside}
+    fresh: list[Proposal] = []
+    for _ in range(tries):
+        asked = fix_run_scoped(more(count - len(fresh)), incumbent, config)
+        if not asked:
+            break
+        for proposal in asked:
+            if (key := _trial_key(proposal.params)) not in taken:
+                taken.add(key)
+                fresh.append(proposal)
+        if len(fresh) >= count:
+            break
+    return fresh[:count]
+
+
+def _trial_key(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
 
 
 def distinct_run_scoped(

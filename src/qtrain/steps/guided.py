@@ -121,7 +121,7 @@ class _Waiting:
             _state(folder, self.state, "running", f"decision {self.decision['id']}: approved")
             return plan
         count = len(shared.slots(self.plan, command.args))
-        fresh = self.engine.repropose(count)
+        fresh = shared.repropose(self.engine, self.plan, command.args)
         if len(fresh) < count:
             if command.who != "deadline":
                 ack(log, command.id, command.command, "rejected",

@@ -43,7 +43,7 @@ def test_a_resume_that_meets_a_full_disk_while_loading_says_so_and_keeps_the_fil
     lock.release()
 
 
-def test_a_resume_whose_status_write_fails_still_releases_the_run(
+def test_a_resume_whose_status_write_fails_too_says_why_and_releases_the_run(
     failed_run: QuantumTrainingAgent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import qtrain.control.controller as controller_module
@@ -53,10 +53,15 @@ def test_a_resume_whose_status_write_fails_still_releases_the_run(
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    def status_fails(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error", "control/status.json")
+
     monkeypatch.setattr(loop_module, "open_run", full_disk)
-    monkeypatch.setattr(controller_module.RunController, "finish", full_disk)
+    monkeypatch.setattr(controller_module.RunController, "finish", status_fails)
     result = CliRunner().invoke(app, ["run", "--resume", str(root)])
-    assert isinstance(result.exception, OSError)  # main() prints it as one line, exit 75
+    assert result.exit_code == 75, result.output  # why it stopped, not the status write
+    assert "stopped:" in result.output and "No space left on device" in result.output
+    assert "status.json" not in result.output
     lock = RunLock(ControlFolder.of(root).lock, run="the test")
     lock.acquire()  # not RunBusyError: the failed attempt let go of the run
     lock.release()

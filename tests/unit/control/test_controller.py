@@ -243,14 +243,39 @@ def test_a_taken_over_runs_watcher_leaves_the_new_owners_commands_alone(tmp_path
         lock.path.write_text(json.dumps(newcomer), "utf-8")  # the takeover
         assert controller._watcher is not None
         controller._watcher.join(timeout=5)
-        assert not controller._watcher.is_alive()
-        channel.send("stop")  # the new owner's
-        time.sleep(0.1)
-        assert _acks(tmp_path) == [("pause", "accepted")]
+        assert not controller._watcher.is_alive()  # it stopped reading commands
         assert lock.lost_to == "process 4242 on other-host"
+        channel.send("stop")  # the new owner's
         with pytest.raises(RunBusyError, match="took over its lock"):
             controller.check("step")
+        assert _acks(tmp_path) == [("pause", "accepted")]
     finally:
         controller.finish("stopped", None, record=False)
+        lock.release()
+    assert json.loads(lock.path.read_text("utf-8")) == newcomer
+
+
+def test_a_taken_over_run_reads_its_lock_before_the_new_owners_commands(tmp_path: Path) -> None:
+    """Woken from a stall, the run's own thread may reach a step before the heartbeat or
+    the watcher notice the takeover: the step's check reads the lock first."""
+    import json
+
+    from qtrain.agent.control_hooks import guard_with_lock
+    from qtrain.control.lock import RunBusyError, RunLock
+
+    controller, channel = _controller(tmp_path)
+    lock = RunLock(tmp_path / "control" / "lock.json", run="run r", heartbeat_s=60)
+    lock.acquire()  # no heartbeat and no watcher during the test
+    try:
+        guard_with_lock(controller, lock)
+        assert controller.check("step") == "continue"
+        now = time.time()
+        newcomer = {"pid": 4242, "host": "other-host", "started": now, "heartbeat": now}
+        lock.path.write_text(json.dumps(newcomer), "utf-8")  # taken over while stalled
+        channel.send("stop")  # the new owner's
+        with pytest.raises(RunBusyError, match="process 4242 on other-host took over"):
+            controller.check("step")
+        assert _acks(tmp_path) == []  # not acknowledged, not acted on
+    finally:
         lock.release()
     assert json.loads(lock.path.read_text("utf-8")) == newcomer
