@@ -181,12 +181,17 @@ def grid_points(config_path: Path, grid: str) -> list[dict[str, Any]]:
 
 
 def benchmark_task(task: str, seeds: list[int], grid: str, pool: ThreadPoolExecutor, out: Path,
-                   rerun: list[str], reused: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
-    """Grid, oracle and every method on every seed of one task; with ``reused`` (this task's
-    part of an earlier results file) only the ``rerun`` methods run, the rest are taken from it."""
+                   rerun: list[str], reused: dict[str, Any] | None,
+                   methods: list[str]) -> dict[str, Any]:  # fmt: skip
+    """Grid, oracle and ``methods`` on every seed of one task; with ``reused`` (this task's
+    part of an earlier results file) the grid is taken from it, and with ``rerun`` only those
+    methods run and the rest of ``methods`` are taken from it too."""
     if reused is None:
         grid_result, oracle = run_grid(task, grid, pool, out)
-        fresh = [*METHODS, "oracle"]
+        fresh = methods
+    elif not rerun:  # new seeds: the earlier file's grid and oracle, these methods run
+        grid_result, fresh = reused["grid"], methods
+        oracle = [*SINGLE, *(f"{k}={v}" for k, v in grid_result["winner"].items())]
     else:
         grid_result, fresh = reused["grid"], rerun
         oracle = [*SINGLE, *(f"{k}={v}" for k, v in grid_result["winner"].items())]
@@ -200,7 +205,7 @@ def benchmark_task(task: str, seeds: list[int], grid: str, pool: ThreadPoolExecu
 
     reports = dict(zip(jobs, pool.map(one, jobs), strict=True))
     runs: dict[tuple[str, int], dict[str, Any]] = {}
-    for method, seed in itertools.product([*METHODS, "oracle"], seeds):
+    for method, seed in itertools.product(methods, seeds):
         if (method, seed) in reports:
             report = reports[(method, seed)]
             runs[(method, seed)] = {
@@ -212,7 +217,7 @@ def benchmark_task(task: str, seeds: list[int], grid: str, pool: ThreadPoolExecu
             row = reused["methods"][method]["seeds"][str(seed)]
             runs[(method, seed)] = {**row, "reused": True}
     rows: dict[str, Any] = {}
-    for method in [m for m in [*METHODS, "oracle"] if (m, seeds[0]) in runs]:
+    for method in [m for m in methods if (m, seeds[0]) in runs]:
         rows[method] = {"seeds": {}}
         for seed in seeds:
             mine = runs[(method, seed)]
@@ -262,8 +267,11 @@ def print_task(task: str, result: dict[str, Any], seeds: list[int]) -> None:
                  f"{statistics.median(p['overhead'] for p in per):.2%}"]  # fmt: skip
         print(f"{method:<34}" + "".join(f"{c:<26}" for c in cells))
     for suffix in ("", "-halving"):  # the QUBO loop against the others in the same loop
+        if f"qubo-sa{suffix}" not in result["methods"]:
+            continue
         qubo = result["methods"][f"qubo-sa{suffix}"]["seeds"]
-        for rival in (f"random{suffix}", f"optuna-tpe{suffix}"):
+        rivals = (f"random{suffix}", f"optuna-tpe{suffix}")
+        for rival in [r for r in rivals if r in result["methods"]]:
             theirs = result["methods"][rival]["seeds"]
             mine = [qubo[s]["steps_to_a"] or 99 for s in seeds]
             other = [theirs[s]["steps_to_a"] or 99 for s in seeds]
@@ -289,9 +297,16 @@ def main() -> None:
         "every method not named by --rerun from it (their code unchanged)",
     )
     parser.add_argument("--rerun", nargs="+", default=[], choices=[*METHODS, "oracle"])
+    parser.add_argument(
+        "--methods", nargs="+", default=[*METHODS, "oracle"], choices=[*METHODS, "oracle"],
+        help="Run only these (the baselines of the targets always run: default-cycled, "
+        "default-single, oracle); with --reuse and no --rerun: new seeds, the earlier grid",
+    )  # fmt: skip
     args = parser.parse_args()
-    if bool(args.reuse) != bool(args.rerun):
-        parser.error("--reuse and --rerun go together")
+    if args.rerun and not args.reuse:
+        parser.error("--rerun needs --reuse")
+    needed = ["default-cycled", "default-single", "oracle"]
+    methods = [m for m in [*METHODS, "oracle"] if m in {*args.methods, *needed}]
     reused = json.loads(args.reuse.read_text(encoding="utf-8"))["tasks"] if args.reuse else {}
     out = args.work or Path(tempfile.mkdtemp(prefix="qtrain-convergence-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -309,6 +324,7 @@ def main() -> None:
                 out,
                 args.rerun,
                 reused.get(task) if args.reuse else None,
+                methods,
             )
             print_task(task, results[task], args.seeds)
     if args.out:
