@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,10 @@ class EventLog:
         self._file = None
         if path is not None:  # None: listeners only (e.g. replaying decisions, nothing to keep)
             path.parent.mkdir(parents=True, exist_ok=True)
+            torn = _ends_torn(path)
             self._file = path.open("a", encoding="utf-8")
+            if torn:  # a line cut by a crash or a full disk stays one bad line, not two
+                self._file.write("\n")
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
 
@@ -41,6 +45,14 @@ class EventLog:
         for listener in self._listeners:
             listener(recorded)
         return recorded
+
+    def sync(self) -> None:
+        """Make every event so far durable (fsync): before a change that relies on them, such
+        as retention deleting what a recorded ``cycle_end`` no longer needs."""
+        if self._file is not None:
+            with self._lock:
+                self._file.flush()
+                os.fsync(self._file.fileno())
 
     def close(self) -> None:
         """Close the file; later emits are an error."""
@@ -65,3 +77,15 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def _ends_torn(path: Path) -> bool:
+    """Whether ``path`` holds bytes after its last newline (a line cut short)."""
+    try:
+        with path.open("rb") as handle:
+            if handle.seek(0, os.SEEK_END) == 0:
+                return False
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) != b"\n"
+    except FileNotFoundError:
+        return False

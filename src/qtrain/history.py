@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from qtrain.errors import QtrainError
 
 
 @dataclass
@@ -59,8 +62,11 @@ class History:
         """Append a record (and persist it when the history has a file)."""
         self.records.append(record)
         if self.path is not None:
+            _cut_torn_tail(self.path)
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record.to_dict()) + "\n")
+                f.flush()
+                os.fsync(f.fileno())  # durable before anything that relies on it
 
     def cycle(self, cycle: int) -> list[TrialRecord]:
         """The trials of one cycle."""
@@ -74,8 +80,35 @@ class History:
     def load(cls, path: Path) -> History:
         """Read a persisted history (new records keep appending to the same file)."""
         history = cls(path)
-        if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    history.records.append(TrialRecord(**json.loads(line)))
+        if not path.is_file():
+            return history
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                history.records.append(TrialRecord(**json.loads(line)))
+            except (ValueError, TypeError) as exc:
+                if number == len(lines) and not text.endswith("\n"):
+                    break  # cut short by a crash or a full disk: that record was never written
+                raise QtrainError(
+                    f"{path} line {number} is not a trial record ({exc}); restore the file "
+                    "from a copy (each line is one finished trial)"
+                ) from None
         return history
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Drop bytes after the last newline: a record a crash or a full disk cut short was never
+    written, and the next record must start on a line of its own."""
+    try:
+        with path.open("r+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0 or (handle.seek(size - 1) >= 0 and handle.read(1) == b"\n"):
+                return
+            handle.seek(0)
+            data = handle.read()
+            handle.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        return

@@ -89,7 +89,7 @@ class _StateFiles:
         """Write the resolved config (a ``RunConfig.model_dump(mode='json')``) as YAML."""
         self.root.mkdir(parents=True, exist_ok=True)
         text = yaml.safe_dump(resolved, sort_keys=False)
-        self.config_file.write_text(text, encoding="utf-8")
+        write_atomic(self.config_file, text.encode("utf-8"))  # qtrain set rewrites it mid-run
 
 
 @dataclass(frozen=True)

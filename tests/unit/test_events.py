@@ -21,3 +21,17 @@ def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_text('{"type": "a"}\n{"type": "b"')
     assert [e["type"] for e in read_events(path)] == ["a"]
+
+
+def test_a_log_reopened_after_a_torn_line_starts_its_events_on_a_line_of_their_own(
+    tmp_path: Path,
+) -> None:
+    """A resumed run appends to the events a crash or a full disk cut short: its first event
+    must not be glued to the fragment (and lost with it)."""
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"type": "a"}\n{"type": "b"')
+    log = EventLog(path)
+    log.emit("run_start", run_id="r")
+    log.sync()  # durable, e.g. before retention deletes what cycle_end made unneeded
+    log.close()
+    assert [e["type"] for e in read_events(path)] == ["a", "run_start"]

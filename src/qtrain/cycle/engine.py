@@ -266,6 +266,7 @@ class CycleEngine:
         )
         self.events.emit("cycle_end", cycle=plan.cycle, stop=decision.stop, reason=decision.reason)
         if store is not None:  # only once the cycle is recorded: a resume starts after it
+            self.events.sync()  # durably, before the deletions are
             lineage = [self.lineage.checkpoint] if self.lineage and self.lineage.checkpoint else []
             deleted = self.retention.apply(store, protect=lineage)
             if deleted:
