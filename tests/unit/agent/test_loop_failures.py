@@ -99,3 +99,19 @@ def test_a_run_whose_lock_was_taken_over_writes_nothing_more(
     assert status["state"] == "exporting"  # as the run left it: the new owner writes the rest
     assert not [e for e in events(root) if e["type"] in ("control_checks", "run_end")]
     assert agent.controller is not None and not agent.controller._watcher.is_alive()
+
+
+def test_a_run_failed_by_a_cycle_of_crashes_resumes_by_training_that_cycle_again(
+    failed_run: QuantumTrainingAgent, tiny_overrides: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every trial of cycle 1 crashed (say the GPU was taken): once the cause is gone,
+    ``--resume`` trains cycle 1 again instead of failing on its recorded crashes."""
+    root = Path(failed_run.run_dir.root)
+    monkeypatch.undo()  # the trials train again
+    config = load_config(root / "config.yaml")
+    report = QuantumTrainingAgent(config, resume=root).run()
+    assert report["status"] == "completed", report["stopped_because"]
+    trials = [(c["cycle"], t["status"]) for c in report["cycles"] for t in c["trials"]]
+    assert trials == [(1, "completed"), (1, "completed"), (2, "completed"), (2, "completed")]
+    history = [json.loads(line) for line in (root / "history.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in history] == ["completed"] * 4  # the crashes were dropped
