@@ -130,3 +130,38 @@ def test_resuming_a_finished_run_is_refused(azurite, tiny_overrides, tmp_path, m
     again = load_config(None, [*blob, f"runtime.output_dir={tmp_path / 'b'}", "storage.resume=1"])
     with pytest.raises(QtrainError, match=r"run r1 already finished.*max_cycles"):
         QuantumTrainingAgent(again).run()
+
+
+def _crash_after_cycle_2s_first_trial(event: dict) -> None:
+    if event["type"] == "trial_end" and event["cycle"] == 2 and event["trial"] == 0:
+        raise Crash("machine A lost mid-cycle")
+
+
+def test_a_blob_run_started_with_storage_resume_continues_with_qtrain_run_resume(
+    azurite, tiny_overrides, tmp_path, monkeypatch
+):
+    """``storage.resume=true`` from the first start (the documented way to keep a blob run
+    resumable anywhere) is in the run's config.yaml; ``qtrain run --resume RUN`` on the same
+    machine must keep the open cycle's finished trial and its checkpoint, not delete it as
+    unrecorded in the store's history."""
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    overrides = [
+        *tiny_overrides, "early_stopping.max_cycles=2", "early_stopping.patience=5",
+        "storage.kind=azure_blob", f"storage.container=again-{uuid.uuid4().hex[:12]}",
+        "runtime.run_id=r1", "storage.resume=true",
+    ]  # fmt: skip
+    agent = QuantumTrainingAgent(
+        load_config(None, overrides), listeners=(_crash_after_cycle_2s_first_trial,)
+    )
+    with pytest.raises(Crash):
+        agent.run()
+    root = Path(agent.run_dir.root)
+    report = QuantumTrainingAgent(load_config(root / "config.yaml"), resume=root).run()
+    assert report["status"] == "completed", report["stopped_because"]
+    events = read_events(root / "events.jsonl")
+    resumed = max(i for i, e in enumerate(events) if e["type"] == "resume")
+    assert events[resumed]["pending"] == [0] and events[resumed]["dropped"] == []
+    again = [(e["cycle"], e["trial"]) for e in events[resumed:] if e["type"] == "trial_start"]
+    assert again == [(2, 1)]  # cycle 2's first trial was kept, not trained again
+    cycle_2 = [t["checkpoint"] for c in report["cycles"] if c["cycle"] == 2 for t in c["trials"]]
+    assert cycle_2 == ["c002-t00", "c002-t01"]

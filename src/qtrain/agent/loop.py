@@ -141,7 +141,7 @@ class QuantumTrainingAgent:
         if point is not None:
             reconcile_resumed(self, point.dropped)
         if sync is not None:  # records this run
-            sync.attach(self.engine)
+            sync.attach(self.engine, reconcile=point is None)
         self.controller.set_state("running", cycle=self.engine.cycle)
         self.controller.watch()
         return run_dir

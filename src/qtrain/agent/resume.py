@@ -78,9 +78,11 @@ class StoreSync:
             baseline = state["baseline"]  # what cycle 1's objective was measured against
         return baseline, records
 
-    def attach(self, engine: CycleEngine) -> None:
-        """Reconcile the store with the replayed run (resume), then keep it mirrored."""
-        if self.config.storage.resume:
+    def attach(self, engine: CycleEngine, reconcile: bool = True) -> None:
+        """Reconcile the store with the replayed run (``storage.resume``), then keep it
+        mirrored. ``reconcile=False``: ``qtrain run --resume`` already reconciled it with the
+        run directory, whose history (and open cycle's trials) is the one that counts."""
+        if self.config.storage.resume and reconcile:
             self._reconcile(engine)
         self.store.write_run_file(RUN_FILE, self._run_state(engine))
         self.events.subscribe(HistoryMirror(engine.history, self.store))
