@@ -128,7 +128,7 @@ def save_suspended(
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(segment.checkpoint), str(target))
     saved = Segment(target, segment.steps, segment.summary)
-    record = {"cycle": trial.cycle, "trial": trial.trial, **saved.to_dict()}
+    record = {**_identity(trial), **saved.to_dict()}
     write_json_atomic(folder.suspended, record)
     events.emit("trial_suspended", cycle=trial.cycle, trial=trial.trial, step=saved.steps)
     return saved
@@ -140,13 +140,21 @@ def clear_suspended(folder: ControlFolder) -> None:
     shutil.rmtree(folder.suspended_dir, ignore_errors=True)
 
 
-def suspended_segment(folder: ControlFolder, cycle: int, trial: int) -> Segment | None:
-    """The saved segment of trial ``trial`` of cycle ``cycle``, if it was suspended."""
+def suspended_segment(folder: ControlFolder, trial: TrialPlan) -> Segment | None:
+    """The saved segment of ``trial``, if it was suspended: the same cycle and trial with the
+    same settings, start and length (a trial planned anew after a resume starts over)."""
     try:
         record = json.loads(folder.suspended.read_text(encoding="utf-8"))
         segment = Segment.from_dict(record)
     except (OSError, ValueError, TypeError, KeyError):
         return None
-    if record.get("cycle") != cycle or record.get("trial") != trial:
+    if {key: record.get(key) for key in _identity(trial)} != _identity(trial):
         return None
     return segment if segment.checkpoint.is_dir() else None
+
+
+def _identity(trial: TrialPlan) -> dict[str, Any]:
+    """What a saved segment must match to continue ``trial`` (as JSON holds it)."""
+    fields = {"cycle": trial.cycle, "trial": trial.trial, "params": trial.params,
+              "start_checkpoint": trial.start_checkpoint, "trial_steps": trial.steps}  # fmt: skip
+    return json.loads(json.dumps(fields, default=str))

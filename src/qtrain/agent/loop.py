@@ -247,7 +247,7 @@ class QuantumTrainingAgent:
         control = ControlFolder.of(self.run_dir.root)
         if rung is None:
             engine.trial_started(trial)
-        resume = hooks.suspended_segment(control, trial.cycle, trial.trial)
+        resume = hooks.suspended_segment(control, trial)
         step = resume.steps if resume else 0
         controller.progress(cycle=trial.cycle, trial=trial.trial, step=step)
         callbacks = [

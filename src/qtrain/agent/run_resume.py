@@ -4,10 +4,10 @@ The run directory says where the run was: ``events.jsonl`` (the base model's met
 cycles that were concluded, whether it completed), ``history.jsonl`` (every finished trial)
 and ``control/suspended.json`` (a trial a pause or stop saved mid-way). The cycle engine is
 rebuilt from the concluded cycles plus the open cycle's finished trials (a cycle with
-successive halving restarts instead: its rungs were scratch; so does a cycle whose trials all
-failed, which failed the run); checkpoints the history does
-not name are dropped from the store, uploads it left half-way removed, and the pointers
-moved back to the history. Training
+successive halving restarts instead: its rungs were scratch; so do a cycle whose trials all
+failed, which failed the run, and a guided cycle, whose decision is asked again);
+checkpoints the history does not name are dropped from the store, uploads it left half-way
+removed, and the pointers moved back to the history. Training
 then continues from the last committed trial, or from the suspended trial's saved trainer
 state, so the run ends exactly where an uninterrupted one would.
 """
@@ -61,8 +61,10 @@ def read_resume_point(run_dir: RunDirectory, config: RunConfig) -> ResumePoint:
     kept = [r for r in records if r.cycle <= concluded]
     open_cycle = [r for r in records if r.cycle == concluded + 1]
     halving = config.training.rung_steps is not None or any(r.rung for r in open_cycle)
-    all_failed = all(r.status == "failed" for r in open_cycle)  # it failed: try it again
-    if not halving and not all_failed:
+    failed_run = bool(ends) and ends[-1].get("status") == "failed"
+    all_failed = failed_run and all(r.status == "failed" for r in open_cycle)  # try it again
+    guided = config.runtime.mode == "guided"  # its decision is asked again: so are its trials
+    if not (halving or all_failed or guided):
         kept += open_cycle
     dropped = [r for r in records if r not in kept]
     return ResumePoint(baselines[0], kept, concluded, dropped)
