@@ -2,6 +2,7 @@
 
     python benchmarks/oracle_ceiling.py [--results benchmarks/results/convergence.json]
                                         [--steps 200 300] [--cycles 2 3] [--grid-steps 200]
+                                        [--grid-tasks TASK ...]
                                         [--seeds 0 1 2 3 4] [--jobs 2] [--work DIR] [--out FILE]
 
 Issue 10's target (b) asks a loop to reach the oracle's 400-step eval loss in <= 1.0x its
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="*", default=[200, 300])
     parser.add_argument("--cycles", type=int, nargs="*", default=[2, 3])
     parser.add_argument("--grid-steps", type=int, nargs="*", default=[200])
+    parser.add_argument("--grid-tasks", nargs="*", help="Run --grid-steps on these (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path)
@@ -133,7 +135,8 @@ def main() -> None:
                 f"oracle-cycled{c}", [cycled(ceiling.winner, c, s) for s in args.seeds],
                 f"oracle settings in {c} cycles of {CYCLE_STEPS} ({c * CYCLE_STEPS} steps)")
                 for c in args.cycles}  # fmt: skip
-            grids = {str(n): ceiling.grid(n) for n in args.grid_steps}
+            gridded = args.grid_tasks is None or task in args.grid_tasks
+            grids = {str(n): ceiling.grid(n) for n in args.grid_steps} if gridded else {}
             summary["tasks"][task] = {
                 "winner": ceiling.winner,
                 "loss_at_400": {str(s): v for s, v in ceiling.at_400.items()},
