@@ -46,6 +46,7 @@ import itertools
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,10 +89,13 @@ GRIDS = {  # which search-space parameters the oracle grid varies (the others: d
 
 def run(task: str, name: str, overrides: list[str], out: Path) -> dict[str, Any]:
     """One ``qtrain run`` of ``configs/bench/<task>.yaml``; returns its report (an existing
-    report of the same run name is reused)."""
+    completed report of the same run name is reused; a run stopped part-way runs again)."""
     done_report = out / name / "report.json"
     if done_report.is_file():
-        return json.loads(done_report.read_text(encoding="utf-8"))
+        report = json.loads(done_report.read_text(encoding="utf-8"))
+        if report.get("status") == "completed":
+            return report
+        shutil.rmtree(out / name)  # stopped part-way (the benchmark was interrupted): again
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     where = [f"runtime.output_dir={out}", f"runtime.run_id={name}"]
     cmd = [sys.executable, "-m", "qtrain.cli.app", "run", f"configs/bench/{task}.yaml",
