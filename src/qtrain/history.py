@@ -100,8 +100,9 @@ class History:
 
 
 def _cut_torn_tail(path: Path) -> None:
-    """Drop bytes after the last newline: a record a crash or a full disk cut short was never
-    written, and the next record must start on a line of its own."""
+    """Make the next record start on a line of its own: bytes after the last newline are a
+    record a crash or a full disk cut short (never written: dropped, as :meth:`History.load`
+    drops them), or a whole record whose newline was lost (kept: the newline is added)."""
     try:
         with path.open("r+b") as handle:
             size = handle.seek(0, os.SEEK_END)
@@ -109,6 +110,12 @@ def _cut_torn_tail(path: Path) -> None:
                 return
             handle.seek(0)
             data = handle.read()
-            handle.truncate(data.rfind(b"\n") + 1)
+            end = data.rfind(b"\n") + 1
+            try:
+                TrialRecord(**json.loads(data[end:]))
+            except (ValueError, TypeError):
+                handle.truncate(end)
+            else:
+                handle.write(b"\n")
     except FileNotFoundError:
         return

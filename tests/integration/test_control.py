@@ -136,6 +136,13 @@ def test_pause_then_sigkill_then_resume(
     _same(_finished(run_dir), reference)
     resumes = [e for e in events(run_dir) if e["type"] == "resume"]
     assert resumes and resumes[-1]["cycles"] == 1
+    if suspended:  # the saved trainer state was continued, not trained again from step 0
+        log = events(run_dir)
+        saved = next(e for e in log if e["type"] == "trial_suspended")
+        after = log[log.index(resumes[-1]) :]
+        steps = [e["step"] for e in after if e["type"] == "step"
+                 and (e["cycle"], e["trial"]) == (saved["cycle"], saved["trial"])]  # fmt: skip
+        assert steps and steps[0] > saved["step"], (saved, steps[:3])
 
 
 def test_sigkill_mid_trial_resumes_from_the_last_commit(

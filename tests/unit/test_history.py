@@ -33,3 +33,11 @@ def test_a_damaged_record_inside_the_file_is_one_line_naming_it(tmp_path: Path) 
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(QtrainError, match=r"history\.jsonl line 2 is not a trial record"):
         History.load(path)
+
+
+def test_a_whole_record_whose_newline_was_lost_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_text(json.dumps(record(0).to_dict()) + "\n" + json.dumps(record(1).to_dict()))
+    history = History.load(path)
+    history.add(record(2))
+    assert [r.trial for r in History.load(path).records] == [0, 1, 2]

@@ -23,7 +23,7 @@ from qtrain.control import RunController, RunLock
 from qtrain.control.folder import ControlFolder
 from qtrain.cycle import TrialPlan
 from qtrain.events import EventLog
-from qtrain.rundir import write_json_atomic
+from qtrain.rundir import json_default, write_json_atomic
 from qtrain.training.segment import Segment, TrialSuspended
 
 SIGINT_EXIT = 130
@@ -157,4 +157,4 @@ def _identity(trial: TrialPlan) -> dict[str, Any]:
     """What a saved segment must match to continue ``trial`` (as JSON holds it)."""
     fields = {"cycle": trial.cycle, "trial": trial.trial, "params": trial.params,
               "start_checkpoint": trial.start_checkpoint, "trial_steps": trial.steps}  # fmt: skip
-    return json.loads(json.dumps(fields, default=str))
+    return json.loads(json.dumps(fields, default=json_default))  # as suspended.json holds it

@@ -48,6 +48,8 @@ def read_resume_point(run_dir: RunDirectory, config: RunConfig) -> ResumePoint:
         raise QtrainError(f"{run_dir.root} is not a qtrain run directory (no events.jsonl)")
     events = read_events(run_dir.events_file)
     ends = [e for e in events if e.get("type") == "run_end"]
+    starts = [i for i, e in enumerate(events) if e.get("type") == "run_start"]
+    last_attempt = events[starts[-1] :] if starts else events  # how the latest attempt ended
     if ends and ends[-1].get("status") == "completed":
         raise QtrainError(
             f"run {run_dir.run_id} already completed ({ends[-1].get('stopped_because')}); "
@@ -61,7 +63,8 @@ def read_resume_point(run_dir: RunDirectory, config: RunConfig) -> ResumePoint:
     kept = [r for r in records if r.cycle <= concluded]
     open_cycle = [r for r in records if r.cycle == concluded + 1]
     halving = config.training.rung_steps is not None or any(r.rung for r in open_cycle)
-    failed_run = bool(ends) and ends[-1].get("status") == "failed"
+    last_end = [e for e in last_attempt if e.get("type") == "run_end"]
+    failed_run = bool(last_end) and last_end[-1].get("status") == "failed"
     all_failed = failed_run and all(r.status == "failed" for r in open_cycle)  # try it again
     guided = config.runtime.mode == "guided"  # its decision is asked again: so are its trials
     if not (halving or all_failed or guided):

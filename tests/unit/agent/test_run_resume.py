@@ -53,3 +53,15 @@ def test_the_open_cycles_trials_are_kept_unless_the_cycle_restarts(
     assert [(r.cycle, r.trial) for r in point.records] == kept
     assert point.concluded == 1
     assert len(point.dropped) == 2 + len(open_cycle) - len(kept)
+
+
+def test_a_failed_run_resumed_and_killed_keeps_its_open_cycles_trials(tmp_path: Path) -> None:
+    """The first attempt failed; the resumed attempt died (SIGKILL: no run_end) after trial 0
+    of cycle 2 failed on its own: that failure is kept, as an uninterrupted run keeps it."""
+    run_dir = stopped_in_cycle_2(tmp_path / "run", [record(2, 0, "failed")])
+    events = EventLog(run_dir.events_file)
+    events.emit("run_end", status="failed")  # the earlier attempt's end
+    events.emit("run_start", run_id="run")  # the resumed attempt, killed
+    events.close()
+    point = read_resume_point(run_dir, load_config(None, []))
+    assert [(r.cycle, r.trial) for r in point.records] == [(1, 0), (1, 1), (2, 0)]
